@@ -1,0 +1,136 @@
+"""Repositories over the memory store, scoped to one tenant exactly as row-level security is."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from uuid import UUID
+
+from switchboard.core.customers.model import Customer
+from switchboard.core.errors import Conflict
+from switchboard.core.identity.model import RefreshToken, User
+from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
+from switchboard.core.tenancy.model import Membership, Tenant
+from switchboard.adapters.memory.store import Transaction
+
+
+class _Scoped:
+    def __init__(self, tx: Transaction, tenant_id: UUID, user_id: UUID | None) -> None:
+        self._tx = tx
+        self._tenant_id = tenant_id
+        self._user_id = user_id
+
+
+class MemoryTenantRepository(_Scoped):
+    async def add(self, tenant: Tenant) -> None:
+        _check_tenant(tenant.id, self._tenant_id)
+        self._tx.write("tenants")[tenant.id] = tenant
+
+    async def get(self) -> Tenant | None:
+        return self._tx.read("tenants").get(self._tenant_id)
+
+    async def update(self, tenant: Tenant, expected_version: int) -> bool:
+        current = await self.get()
+        if current is None or tenant.id != current.id or current.version != expected_version:
+            return False
+        self._tx.write("tenants")[tenant.id] = tenant
+        return True
+
+
+class MemoryUserRepository(_Scoped):
+    async def add(self, user: User) -> None:
+        if user.id != self._user_id:
+            raise PermissionError("a user can only be created as the acting user")
+        users = self._tx.read("users")
+        if any(existing.email == user.email for existing in users.values()):
+            raise Conflict("an account with this email already exists", code="email_taken")
+        self._tx.write("users")[user.id] = user
+
+    async def get(self, user_id: UUID) -> User | None:
+        visible = user_id == self._user_id or (self._tenant_id, user_id) in self._tx.read(
+            "memberships"
+        )
+        return self._tx.read("users").get(user_id) if visible else None
+
+    async def set_password_hash(self, user_id: UUID, password_hash: str, at: datetime) -> None:
+        user = await self.get(user_id)
+        if user is not None and user_id == self._user_id:
+            self._tx.write("users")[user_id] = replace(user, password_hash=password_hash, updated_at=at)
+
+
+class MemoryMembershipRepository(_Scoped):
+    async def add(self, membership: Membership) -> None:
+        _check_tenant(membership.tenant_id, self._tenant_id)
+        if membership.user_id not in self._tx.read("users"):
+            raise LookupError("membership of an unknown user")
+        self._tx.write("memberships")[(membership.tenant_id, membership.user_id)] = membership
+
+    async def get(self, user_id: UUID) -> Membership | None:
+        return self._tx.read("memberships").get((self._tenant_id, user_id))
+
+
+class MemoryRefreshTokenRepository(_Scoped):
+    async def add(self, token: RefreshToken) -> None:
+        _check_tenant(token.tenant_id, self._tenant_id)
+        self._tx.write("refresh_tokens")[(token.tenant_id, token.id)] = token
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        return next(
+            (t for t in self._own_tokens() if t.token_hash == token_hash),
+            None,
+        )
+
+    async def mark_used(self, token_id: UUID, used_at: datetime) -> None:
+        key = (self._tenant_id, token_id)
+        token = self._tx.read("refresh_tokens").get(key)
+        if token is not None:
+            self._tx.write("refresh_tokens")[key] = replace(token, used_at=used_at)
+
+    async def revoke_family(self, family_id: UUID, revoked_at: datetime) -> None:
+        table = self._tx.write("refresh_tokens")
+        for token in self._own_tokens():
+            if token.family_id == family_id and token.revoked_at is None:
+                table[(token.tenant_id, token.id)] = replace(token, revoked_at=revoked_at)
+
+    def _own_tokens(self) -> list[RefreshToken]:
+        return [t for (tid, _), t in self._tx.read("refresh_tokens").items() if tid == self._tenant_id]
+
+
+class MemoryCustomerRepository(_Scoped):
+    async def add(self, customer: Customer) -> None:
+        _check_tenant(customer.tenant_id, self._tenant_id)
+        self._tx.write("customers")[(customer.tenant_id, customer.id)] = customer
+
+    async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
+        return self._tx.read("customers").get((self._tenant_id, customer_id))
+
+    async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
+        rows = [c for (tid, _), c in self._tx.read("customers").items() if tid == self._tenant_id]
+        if search:
+            needle = search.lower()
+            rows = [c for c in rows if any(needle in (v or "").lower() for v in (c.name, c.email, c.phone))]
+        rows.sort(key=lambda c: (c.created_at, c.id), reverse=True)
+        if page.after is not None:
+            after = (page.after.created_at, page.after.id)
+            rows = [c for c in rows if (c.created_at, c.id) < after]
+        return page_from_overfetch(rows[: page.limit + 1], page.limit, _position)
+
+    async def update(self, customer: Customer, expected_version: int) -> bool:
+        current = await self.get(customer.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._tx.write("customers")[(self._tenant_id, customer.id)] = customer
+        return True
+
+    async def delete(self, customer_id: UUID) -> bool:
+        return self._tx.write("customers").pop((self._tenant_id, customer_id), None) is not None
+
+
+def _position(customer: Customer) -> Position:
+    return Position(customer.created_at, customer.id)
+
+
+def _check_tenant(row_tenant: UUID, scope_tenant: UUID) -> None:
+    # The same refusal row-level security gives an insert into another tenant.
+    if row_tenant != scope_tenant:
+        raise PermissionError("row violates the tenant isolation policy")

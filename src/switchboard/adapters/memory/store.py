@@ -1,0 +1,42 @@
+"""In-memory storage: first-class, for tests and for running without a database.
+
+Transactions are serialised by one lock and work on copy-on-write tables, so a unit of work sees
+its own writes, commits all of them at once, and leaves nothing behind when it rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+TABLES = ("tenants", "users", "memberships", "refresh_tokens", "customers")
+
+
+@dataclass
+class MemoryStore:
+    tables: dict[str, dict[Any, Any]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Transaction:
+    """The tables as one unit of work sees them."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._copies: dict[str, dict[Any, Any]] = {}
+
+    def read(self, table: str) -> dict[Any, Any]:
+        return self._copies.get(table, self._store.tables[table])
+
+    def write(self, table: str) -> dict[Any, Any]:
+        if table not in self._copies:
+            self._copies[table] = dict(self._store.tables[table])
+        return self._copies[table]
+
+    def commit(self) -> None:
+        self._store.tables.update(self._copies)
+        self._copies = {}
+
+    def rollback(self) -> None:
+        self._copies = {}

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from switchboard.adapters.memory.repositories import (
+    MemoryCustomerRepository,
+    MemoryMembershipRepository,
+    MemoryRefreshTokenRepository,
+    MemoryTenantRepository,
+    MemoryUserRepository,
+)
+from switchboard.adapters.memory.store import MemoryStore, Transaction
+from switchboard.core.identity.model import LoginCandidate
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore, tenant_id: UUID, user_id: UUID | None = None) -> None:
+        self._store = store
+        self._tx = Transaction(store)
+        scope = (self._tx, tenant_id, user_id)
+        self.tenants = MemoryTenantRepository(*scope)
+        self.users = MemoryUserRepository(*scope)
+        self.memberships = MemoryMembershipRepository(*scope)
+        self.refresh_tokens = MemoryRefreshTokenRepository(*scope)
+        self.customers = MemoryCustomerRepository(*scope)
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._tx.rollback()
+        finally:
+            self._store.lock.release()
+
+    async def commit(self) -> None:
+        self._tx.commit()
+
+    async def rollback(self) -> None:
+        self._tx.rollback()
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def __call__(self, tenant_id: UUID, user_id: UUID | None = None) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self._store, tenant_id, user_id)
+
+
+class MemoryIdentityDirectory:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def find_login(self, email: str) -> LoginCandidate | None:
+        tables = self._store.tables
+        user = next((u for u in tables["users"].values() if u.email == email), None)
+        if user is None:
+            return None
+        memberships = sorted(
+            (m for m in tables["memberships"].values() if m.user_id == user.id),
+            key=lambda m: m.created_at,
+        )
+        return LoginCandidate(user.id, user.password_hash, [m.tenant_id for m in memberships])
+
+    async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        for token in self._store.tables["refresh_tokens"].values():
+            if token.token_hash == token_hash:
+                return token.tenant_id, token.user_id
+        return None

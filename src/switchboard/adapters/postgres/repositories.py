@@ -1,0 +1,233 @@
+"""Repositories on a psycopg connection inside a tenant-scoped transaction.
+
+Row-level security already confines every statement to the transaction's tenant; the explicit
+``tenant_id`` conditions below are there for the planner (index use) and as a second guard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_, update
+
+from switchboard.adapters.postgres.statements import compile_sql
+from switchboard.adapters.postgres.tables import customers, memberships, refresh_tokens, tenants, users
+from switchboard.core.customers.model import Customer
+from switchboard.core.errors import Conflict
+from switchboard.core.identity.model import RefreshToken, User
+from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
+from switchboard.core.tenancy.model import Membership, Role, Tenant
+
+Row = dict[str, Any]
+
+
+def _values(record: object) -> Row:
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}  # type: ignore[arg-type]
+
+
+class _Repository:
+    def __init__(self, conn: AsyncConnection[Row], tenant_id: UUID) -> None:
+        self._conn = conn
+        self._tenant_id = tenant_id
+
+    async def _one(self, sql: str, params: Row) -> Row | None:
+        cursor = await self._conn.execute(sql, params)
+        return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Row) -> list[Row]:
+        cursor = await self._conn.execute(sql, params)
+        return await cursor.fetchall()
+
+    async def _count(self, sql: str, params: Row) -> int:
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount
+
+
+_TENANT_INSERT = compile_sql(insert(tenants))
+_TENANT_GET = compile_sql(select(tenants).where(tenants.c.id == bindparam("tenant_id")))
+_TENANT_UPDATE = compile_sql(
+    update(tenants)
+    .where(tenants.c.id == bindparam("id"), tenants.c.version == bindparam("expected_version"))
+    .values(
+        name=bindparam("name"), updated_at=bindparam("updated_at"), version=bindparam("version")
+    )
+)
+
+
+class PostgresTenantRepository(_Repository):
+    async def add(self, tenant: Tenant) -> None:
+        await self._conn.execute(_TENANT_INSERT, _values(tenant))
+
+    async def get(self) -> Tenant | None:
+        row = await self._one(_TENANT_GET, {"tenant_id": self._tenant_id})
+        return Tenant(**row) if row else None
+
+    async def update(self, tenant: Tenant, expected_version: int) -> bool:
+        params = _values(tenant) | {"expected_version": expected_version}
+        return await self._count(_TENANT_UPDATE, params) == 1
+
+
+_USER_INSERT = compile_sql(insert(users))
+_USER_GET = compile_sql(select(users).where(users.c.id == bindparam("user_id")))
+_USER_SET_PASSWORD = compile_sql(
+    update(users)
+    .where(users.c.id == bindparam("user_id"))
+    .values(password_hash=bindparam("password_hash"), updated_at=bindparam("now"))
+)
+
+
+class PostgresUserRepository(_Repository):
+    async def add(self, user: User) -> None:
+        try:
+            async with self._conn.transaction():  # a savepoint: the failure stays contained
+                await self._conn.execute(_USER_INSERT, _values(user))
+        except UniqueViolation as error:
+            raise Conflict("an account with this email already exists", code="email_taken") from error
+
+    async def get(self, user_id: UUID) -> User | None:
+        row = await self._one(_USER_GET, {"user_id": user_id})
+        return User(**row) if row else None
+
+    async def set_password_hash(self, user_id: UUID, password_hash: str, at: datetime) -> None:
+        params = {"user_id": user_id, "password_hash": password_hash, "now": at}
+        await self._conn.execute(_USER_SET_PASSWORD, params)
+
+
+_MEMBERSHIP_INSERT = compile_sql(insert(memberships))
+_MEMBERSHIP_GET = compile_sql(
+    select(memberships).where(
+        memberships.c.tenant_id == bindparam("tenant_id"),
+        memberships.c.user_id == bindparam("user_id"),
+    )
+)
+
+
+class PostgresMembershipRepository(_Repository):
+    async def add(self, membership: Membership) -> None:
+        await self._conn.execute(_MEMBERSHIP_INSERT, _values(membership) | {"role": membership.role.value})
+
+    async def get(self, user_id: UUID) -> Membership | None:
+        row = await self._one(_MEMBERSHIP_GET, {"tenant_id": self._tenant_id, "user_id": user_id})
+        return Membership(**(row | {"role": Role(row["role"])})) if row else None
+
+
+_TOKEN_INSERT = compile_sql(insert(refresh_tokens))
+_TOKEN_GET_FOR_UPDATE = compile_sql(
+    select(refresh_tokens)
+    .where(
+        refresh_tokens.c.tenant_id == bindparam("tenant_id"),
+        refresh_tokens.c.token_hash == bindparam("token_hash"),
+    )
+    .with_for_update()
+)
+_TOKEN_MARK_USED = compile_sql(
+    update(refresh_tokens)
+    .where(refresh_tokens.c.tenant_id == bindparam("tenant_id"), refresh_tokens.c.id == bindparam("id"))
+    .values(used_at=bindparam("at"))
+)
+_TOKEN_REVOKE_FAMILY = compile_sql(
+    update(refresh_tokens)
+    .where(
+        refresh_tokens.c.tenant_id == bindparam("tenant_id"),
+        refresh_tokens.c.family_id == bindparam("family_id"),
+        refresh_tokens.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=bindparam("at"))
+)
+
+
+class PostgresRefreshTokenRepository(_Repository):
+    async def add(self, token: RefreshToken) -> None:
+        await self._conn.execute(_TOKEN_INSERT, _values(token))
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        params = {"tenant_id": self._tenant_id, "token_hash": token_hash}
+        row = await self._one(_TOKEN_GET_FOR_UPDATE, params)
+        return RefreshToken(**row) if row else None
+
+    async def mark_used(self, token_id: UUID, used_at: datetime) -> None:
+        await self._conn.execute(_TOKEN_MARK_USED, {"tenant_id": self._tenant_id, "id": token_id, "at": used_at})
+
+    async def revoke_family(self, family_id: UUID, revoked_at: datetime) -> None:
+        params = {"tenant_id": self._tenant_id, "family_id": family_id, "at": revoked_at}
+        await self._conn.execute(_TOKEN_REVOKE_FAMILY, params)
+
+
+_THIS_CUSTOMER = and_(customers.c.tenant_id == bindparam("tenant_id"), customers.c.id == bindparam("id"))
+_CUSTOMER_INSERT = compile_sql(insert(customers))
+_CUSTOMER_GET = compile_sql(select(customers).where(_THIS_CUSTOMER))
+_CUSTOMER_GET_FOR_UPDATE = compile_sql(select(customers).where(_THIS_CUSTOMER).with_for_update())
+_CUSTOMER_UPDATE = compile_sql(
+    update(customers)
+    .where(_THIS_CUSTOMER, customers.c.version == bindparam("expected_version"))
+    .values(
+        name=bindparam("name"),
+        email=bindparam("email"),
+        phone=bindparam("phone"),
+        updated_at=bindparam("updated_at"),
+        version=bindparam("version"),
+    )
+)
+_CUSTOMER_DELETE = compile_sql(delete(customers).where(_THIS_CUSTOMER))
+
+
+@cache
+def _customer_list_sql(after: bool, search: bool) -> str:
+    statement = (
+        select(customers)
+        .where(customers.c.tenant_id == bindparam("tenant_id"))
+        .order_by(customers.c.created_at.desc(), customers.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+    if after:
+        position = tuple_(customers.c.created_at, customers.c.id)
+        statement = statement.where(position < tuple_(bindparam("after_created_at"), bindparam("after_id")))
+    if search:
+        pattern = bindparam("pattern")
+        statement = statement.where(
+            or_(
+                customers.c.name.ilike(pattern, escape="\\"),
+                customers.c.email.ilike(pattern, escape="\\"),
+                customers.c.phone.ilike(pattern, escape="\\"),
+            )
+        )
+    return compile_sql(statement)
+
+
+def _like_pattern(search: str) -> str:
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class PostgresCustomerRepository(_Repository):
+    async def add(self, customer: Customer) -> None:
+        await self._conn.execute(_CUSTOMER_INSERT, _values(customer))
+
+    async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
+        sql = _CUSTOMER_GET_FOR_UPDATE if for_update else _CUSTOMER_GET
+        row = await self._one(sql, {"tenant_id": self._tenant_id, "id": customer_id})
+        return Customer(**row) if row else None
+
+    async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
+        params: Row = {"tenant_id": self._tenant_id, "limit": page.limit + 1}
+        if page.after is not None:
+            params["after_created_at"] = page.after.created_at
+            params["after_id"] = page.after.id
+        if search:
+            params["pattern"] = _like_pattern(search)
+        sql = _customer_list_sql(page.after is not None, bool(search))
+        rows = [Customer(**row) for row in await self._all(sql, params)]
+        return page_from_overfetch(rows, page.limit, lambda c: Position(c.created_at, c.id))
+
+    async def update(self, customer: Customer, expected_version: int) -> bool:
+        params = _values(customer) | {"expected_version": expected_version}
+        return await self._count(_CUSTOMER_UPDATE, params) == 1
+
+    async def delete(self, customer_id: UUID) -> bool:
+        return await self._count(_CUSTOMER_DELETE, {"tenant_id": self._tenant_id, "id": customer_id}) == 1

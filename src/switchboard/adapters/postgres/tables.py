@@ -1,0 +1,125 @@
+"""The schema, as SQLAlchemy Core metadata.
+
+It builds statements and is what the migrations must produce (a test compares the two). Every
+tenant-owned table leads its primary key, unique constraints and foreign keys with tenant_id.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+
+
+def _timestamp(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+)
+
+# A person's account is platform-wide; row-level security shows a row only to its owner and to
+# the tenants the person belongs to.
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("email", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", Text, nullable=False),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("tenant_id", "user_id"),
+    CheckConstraint("role IN ('owner', 'admin', 'member')", name="memberships_role_check"),
+    Index("memberships_user_id_idx", "user_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("family_id", UUID(as_uuid=True), nullable=False),
+    Column("token_hash", Text, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("expires_at"),
+    _timestamp("used_at", nullable=True),
+    _timestamp("revoked_at", nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "token_hash", name="refresh_tokens_tenant_id_token_hash_key"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"],
+        ["memberships.tenant_id", "memberships.user_id"],
+        ondelete="CASCADE",
+        name="refresh_tokens_membership_fkey",
+    ),
+    Index("refresh_tokens_token_hash_idx", "token_hash"),
+    Index("refresh_tokens_family_idx", "tenant_id", "family_id"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("email", Text),
+    Column("phone", Text),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    Index("customers_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+)
+
+# Responses to POSTs carrying an Idempotency-Key, replayed for a retry within 24 hours.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("response_status", SmallInteger),
+    Column("response_headers", JSONB),
+    Column("response_body", LargeBinary),
+    _timestamp("created_at"),
+    _timestamp("expires_at"),
+    PrimaryKeyConstraint("tenant_id", "key"),
+    Index("idempotency_keys_expiry_idx", "expires_at"),
+)
+
+TENANT_TABLES = ("memberships", "refresh_tokens", "customers", "idempotency_keys")

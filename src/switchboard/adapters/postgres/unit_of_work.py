@@ -1,0 +1,98 @@
+"""Tenant-scoped transactions on a psycopg pool, and the cross-tenant directory."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from switchboard.adapters.postgres.repositories import (
+    PostgresCustomerRepository,
+    PostgresMembershipRepository,
+    PostgresRefreshTokenRepository,
+    PostgresTenantRepository,
+    PostgresUserRepository,
+)
+from switchboard.core.identity.model import LoginCandidate
+
+Pool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
+
+# Transaction-local (third argument true): the setting ends with the transaction, so a pooled
+# connection never carries one tenant's scope into the next request.
+_SET_SCOPE = "SELECT set_config('app.tenant_id', %s, true), set_config('app.user_id', %s, true)"
+
+
+class PostgresUnitOfWork:
+    def __init__(self, pool: Pool, tenant_id: UUID, user_id: UUID | None = None) -> None:
+        self._pool = pool
+        self._tenant_id = tenant_id
+        self._user_id = user_id
+        self._conn: AsyncConnection[dict[str, Any]] | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = await self._pool.getconn()
+        try:
+            await conn.execute(_SET_SCOPE, (str(self._tenant_id), str(self._user_id or "")))
+        except BaseException:
+            await self._pool.putconn(conn)
+            raise
+        self._conn = conn
+        self.tenants = PostgresTenantRepository(conn, self._tenant_id)
+        self.users = PostgresUserRepository(conn, self._tenant_id)
+        self.memberships = PostgresMembershipRepository(conn, self._tenant_id)
+        self.refresh_tokens = PostgresRefreshTokenRepository(conn, self._tenant_id)
+        self.customers = PostgresCustomerRepository(conn, self._tenant_id)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await conn.rollback()  # nothing to undo after a commit; everything otherwise
+        finally:
+            await self._pool.putconn(conn)
+
+    async def commit(self) -> None:
+        assert self._conn is not None, "commit outside 'async with'"
+        await self._conn.commit()
+
+    async def rollback(self) -> None:
+        assert self._conn is not None, "rollback outside 'async with'"
+        await self._conn.rollback()
+
+
+class PostgresUnitOfWorkFactory:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    def __call__(self, tenant_id: UUID, user_id: UUID | None = None) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(self._pool, tenant_id, user_id)
+
+
+class PostgresIdentityDirectory:
+    """Calls the SECURITY DEFINER ``directory_*`` functions: the only cross-tenant reads."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def find_login(self, email: str) -> LoginCandidate | None:
+        row = await self._call("SELECT * FROM directory_find_login(%s)", email)
+        return LoginCandidate(row["user_id"], row["password_hash"], list(row["tenant_ids"])) if row else None
+
+    async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        row = await self._call("SELECT * FROM directory_find_refresh_token(%s)", token_hash)
+        return (row["tenant_id"], row["user_id"]) if row else None
+
+    async def _call(self, sql: str, argument: str) -> dict[str, Any] | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(sql, (argument,))
+            return await cursor.fetchone()

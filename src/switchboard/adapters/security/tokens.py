@@ -1,0 +1,58 @@
+"""Short-lived access tokens as JWTs (HS256, one allow-listed algorithm)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import jwt
+
+from switchboard.core.errors import AuthenticationFailed
+from switchboard.core.identity.model import Principal
+from switchboard.core.tenancy.model import Role
+
+ALGORITHM = "HS256"
+TOKEN_TYPE = "access"
+ISSUER = "switchboard"
+AUDIENCE = "switchboard-api"
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tid", "role", "typ"]
+MIN_KEY_BYTES = 32
+
+
+class JwtAccessTokens:
+    def __init__(self, signing_key: str, lifetime_seconds: int = 900) -> None:
+        if len(signing_key.encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"the token signing key must be at least {MIN_KEY_BYTES} bytes")
+        self._key = signing_key
+        self.lifetime_seconds = lifetime_seconds
+
+    def issue(self, principal: Principal, now: datetime) -> str:
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(principal.user_id),
+            "tid": str(principal.tenant_id),
+            "role": principal.role.value,
+            "typ": TOKEN_TYPE,
+            "iat": now,
+            "exp": now + timedelta(seconds=self.lifetime_seconds),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+            if claims["typ"] != TOKEN_TYPE:
+                raise AuthenticationFailed("the token is not an access token")
+            return Principal(UUID(claims["sub"]), UUID(claims["tid"]), Role(claims["role"]))
+        except jwt.ExpiredSignatureError as error:
+            raise AuthenticationFailed("the access token has expired") from error
+        except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as error:
+            raise AuthenticationFailed("the access token is not valid") from error

@@ -1,0 +1,112 @@
+"""Customer use cases: the template every later tenant-owned resource follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+from switchboard.core.customers.model import Customer, apply_changes, clean_search, validated
+from switchboard.core.errors import NotFound, PreconditionFailed
+from switchboard.core.identity.model import Principal
+from switchboard.core.pagination import Page, PageRequest
+from switchboard.core.tenancy.permissions import Action, require
+from switchboard.ports.clock import Clock
+from switchboard.ports.persistence import UnitOfWork
+
+CUSTOMER_NOT_FOUND = "no customer with this id"
+
+
+@dataclass(frozen=True)
+class CreateCustomer:
+    name: str
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class ListCustomers:
+    page: PageRequest = field(default_factory=PageRequest)
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateCustomer:
+    customer_id: UUID
+    changes: dict[str, str | None]  # only the fields the client sent; None clears a field
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteCustomer:
+    customer_id: UUID
+    if_match: int | None = None
+
+
+async def create_customer(
+    cmd: CreateCustomer, principal: Principal, uow: UnitOfWork, clock: Clock
+) -> Customer:
+    require(principal.role, Action.CUSTOMERS_WRITE)
+    fields = validated({"name": cmd.name, "email": cmd.email, "phone": cmd.phone})
+    now = clock.now()
+    customer = Customer(
+        id=uuid4(),
+        tenant_id=principal.tenant_id,
+        name=fields["name"] or "",
+        email=fields["email"],
+        phone=fields["phone"],
+        created_at=now,
+        updated_at=now,
+    )
+    async with uow:
+        await uow.customers.add(customer)
+        await uow.commit()
+    return customer
+
+
+async def get_customer(customer_id: UUID, principal: Principal, uow: UnitOfWork) -> Customer:
+    require(principal.role, Action.CUSTOMERS_READ)
+    async with uow:
+        customer = await uow.customers.get(customer_id)
+    if customer is None:
+        raise NotFound(CUSTOMER_NOT_FOUND)
+    return customer
+
+
+async def list_customers(cmd: ListCustomers, principal: Principal, uow: UnitOfWork) -> Page[Customer]:
+    require(principal.role, Action.CUSTOMERS_READ)
+    search = clean_search(cmd.q)
+    async with uow:
+        return await uow.customers.list(cmd.page, search)
+
+
+async def update_customer(
+    cmd: UpdateCustomer, principal: Principal, uow: UnitOfWork, clock: Clock
+) -> Customer:
+    require(principal.role, Action.CUSTOMERS_WRITE)
+    changes = validated(cmd.changes)
+    async with uow:
+        current = await uow.customers.get(cmd.customer_id, for_update=True)
+        if current is None:
+            raise NotFound(CUSTOMER_NOT_FOUND)
+        _check_version(current, cmd.if_match)
+        updated = apply_changes(current, changes, clock.now())
+        if not await uow.customers.update(updated, expected_version=current.version):
+            raise PreconditionFailed("the customer changed while it was being updated")
+        await uow.commit()
+    return updated
+
+
+async def delete_customer(cmd: DeleteCustomer, principal: Principal, uow: UnitOfWork) -> None:
+    require(principal.role, Action.CUSTOMERS_WRITE)
+    async with uow:
+        current = await uow.customers.get(cmd.customer_id, for_update=True)
+        if current is None:
+            raise NotFound(CUSTOMER_NOT_FOUND)
+        _check_version(current, cmd.if_match)
+        await uow.customers.delete(cmd.customer_id)
+        await uow.commit()
+
+
+def _check_version(customer: Customer, if_match: int | None) -> None:
+    if if_match is not None and if_match != customer.version:
+        raise PreconditionFailed("the customer changed since it was read")

@@ -1,0 +1,117 @@
+"""Storage ports: repositories, the unit of work, and the one way to cross tenants.
+
+Every unit of work is bound to one tenant when it is made. Adapters guarantee that nothing read
+or written through it can belong to another tenant: the postgres adapter by row-level security,
+the memory adapter by filtering on the same key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from switchboard.core.customers.model import Customer
+from switchboard.core.identity.model import LoginCandidate, RefreshToken, User
+from switchboard.core.pagination import Page, PageRequest
+from switchboard.core.tenancy.model import Membership, Tenant
+
+
+class TenantRepository(Protocol):
+    async def add(self, tenant: Tenant) -> None: ...
+
+    async def get(self) -> Tenant | None:
+        """The unit of work's own tenant."""
+        ...
+
+    async def update(self, tenant: Tenant, expected_version: int) -> bool:
+        """Store ``tenant`` if the stored version is still ``expected_version``."""
+        ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Raises ``Conflict(code="email_taken")`` when the email already has an account."""
+        ...
+
+    async def get(self, user_id: UUID) -> User | None:
+        """A user visible from this tenant: the acting user, or a member of the tenant."""
+        ...
+
+    async def set_password_hash(self, user_id: UUID, password_hash: str, at: datetime) -> None: ...
+
+
+class MembershipRepository(Protocol):
+    async def add(self, membership: Membership) -> None: ...
+
+    async def get(self, user_id: UUID) -> Membership | None: ...
+
+
+class RefreshTokenRepository(Protocol):
+    async def add(self, token: RefreshToken) -> None: ...
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        """The token, locked against concurrent use until the unit of work ends."""
+        ...
+
+    async def mark_used(self, token_id: UUID, used_at: datetime) -> None: ...
+
+    async def revoke_family(self, family_id: UUID, revoked_at: datetime) -> None: ...
+
+
+class CustomerRepository(Protocol):
+    async def add(self, customer: Customer) -> None: ...
+
+    async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None: ...
+
+    async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
+        """Newest first; ``search`` matches name, email or phone, case-insensitively."""
+        ...
+
+    async def update(self, customer: Customer, expected_version: int) -> bool: ...
+
+    async def delete(self, customer_id: UUID) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction in one tenant. Rolls back unless ``commit`` is called."""
+
+    tenants: TenantRepository
+    users: UserRepository
+    memberships: MembershipRepository
+    refresh_tokens: RefreshTokenRepository
+    customers: CustomerRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, tenant_id: UUID, user_id: UUID | None = None) -> UnitOfWork:
+        """A unit of work scoped to ``tenant_id``, acting for ``user_id`` when known."""
+        ...
+
+
+class IdentityDirectory(Protocol):
+    """The only lookups that cross tenants, for the moments before a tenant is known.
+
+    Each answers the least that lets the caller pick a tenant; everything after that runs in a
+    tenant-bound unit of work.
+    """
+
+    async def find_login(self, email: str) -> LoginCandidate | None: ...
+
+    async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        """(tenant_id, user_id) of the token with this hash, used or not."""
+        ...

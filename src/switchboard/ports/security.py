@@ -1,0 +1,28 @@
+"""Credentials: password hashing and access tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from switchboard.core.identity.model import Principal
+
+
+class PasswordHasher(Protocol):
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Check ``password``; with no hash (unknown account) spend the same time, say False."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class AccessTokens(Protocol):
+    lifetime_seconds: int
+
+    def issue(self, principal: Principal, now: datetime) -> str: ...
+
+    def verify(self, token: str) -> Principal:
+        """The principal a token names; raises ``AuthenticationFailed`` for any bad token."""
+        ...

@@ -7,6 +7,7 @@ the memory adapter by filtering on the same key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -63,6 +64,10 @@ class RefreshTokenRepository(Protocol):
 class CustomerRepository(Protocol):
     async def add(self, customer: Customer) -> None: ...
 
+    async def add_many(self, customers: list[Customer]) -> None:
+        """Bulk import, in one statement where the storage allows."""
+        ...
+
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None: ...
 
     async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
@@ -74,6 +79,38 @@ class CustomerRepository(Protocol):
     async def delete(self, customer_id: UUID) -> bool: ...
 
 
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """A POST made with an Idempotency-Key: what it was, and once answered, the answer."""
+
+    key: str
+    fingerprint: str
+    created_at: datetime
+    expires_at: datetime
+    response: StoredResponse | None = None
+
+
+class IdempotencyRepository(Protocol):
+    async def claim(self, record: IdempotencyRecord, stale_before: datetime) -> IdempotencyRecord | None:
+        """Store ``record`` and return None, unless its key is taken: then return the holder.
+
+        A key is free again once its record expired, or when it was claimed before
+        ``stale_before`` and never answered (the request died mid-way).
+        """
+        ...
+
+    async def complete(self, key: str, response: StoredResponse) -> None: ...
+
+    async def release(self, key: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction in one tenant. Rolls back unless ``commit`` is called."""
 
@@ -82,6 +119,7 @@ class UnitOfWork(Protocol):
     memberships: MembershipRepository
     refresh_tokens: RefreshTokenRepository
     customers: CustomerRepository
+    idempotency_keys: IdempotencyRepository
 
     async def __aenter__(self) -> Self: ...
 

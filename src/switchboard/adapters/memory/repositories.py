@@ -11,6 +11,7 @@ from switchboard.core.errors import Conflict
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.tenancy.model import Membership, Tenant
+from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
 from switchboard.adapters.memory.store import Transaction
 
 
@@ -101,6 +102,10 @@ class MemoryCustomerRepository(_Scoped):
         _check_tenant(customer.tenant_id, self._tenant_id)
         self._tx.write("customers")[(customer.tenant_id, customer.id)] = customer
 
+    async def add_many(self, customers: list[Customer]) -> None:
+        for customer in customers:
+            await self.add(customer)
+
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
         return self._tx.read("customers").get((self._tenant_id, customer_id))
 
@@ -124,6 +129,25 @@ class MemoryCustomerRepository(_Scoped):
 
     async def delete(self, customer_id: UUID) -> bool:
         return self._tx.write("customers").pop((self._tenant_id, customer_id), None) is not None
+
+
+class MemoryIdempotencyRepository(_Scoped):
+    async def claim(self, record: IdempotencyRecord, stale_before: datetime) -> IdempotencyRecord | None:
+        key = (self._tenant_id, record.key)
+        held: IdempotencyRecord | None = self._tx.read("idempotency_keys").get(key)
+        if held is not None and held.expires_at > record.created_at:
+            if held.response is not None or held.created_at >= stale_before:
+                return held
+        self._tx.write("idempotency_keys")[key] = record
+        return None
+
+    async def complete(self, key: str, response: StoredResponse) -> None:
+        held = self._tx.read("idempotency_keys").get((self._tenant_id, key))
+        if held is not None:
+            self._tx.write("idempotency_keys")[(self._tenant_id, key)] = replace(held, response=response)
+
+    async def release(self, key: str) -> None:
+        self._tx.write("idempotency_keys").pop((self._tenant_id, key), None)
 
 
 def _position(customer: Customer) -> Position:

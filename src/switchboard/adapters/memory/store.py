@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-TABLES = ("tenants", "users", "memberships", "refresh_tokens", "customers")
+TABLES = ("tenants", "users", "memberships", "refresh_tokens", "customers", "idempotency_keys")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from switchboard.adapters.memory.repositories import (
     MemoryCustomerRepository,
+    MemoryIdempotencyRepository,
     MemoryMembershipRepository,
     MemoryRefreshTokenRepository,
     MemoryTenantRepository,
@@ -25,6 +26,7 @@ class MemoryUnitOfWork:
         self.memberships = MemoryMembershipRepository(*scope)
         self.refresh_tokens = MemoryRefreshTokenRepository(*scope)
         self.customers = MemoryCustomerRepository(*scope)
+        self.idempotency_keys = MemoryIdempotencyRepository(*scope)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -14,15 +14,25 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import and_, bindparam, delete, insert, null, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.statements import compile_sql
-from switchboard.adapters.postgres.tables import customers, memberships, refresh_tokens, tenants, users
+from switchboard.adapters.postgres.tables import (
+    customers,
+    idempotency_keys,
+    memberships,
+    refresh_tokens,
+    tenants,
+    users,
+)
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.tenancy.model import Membership, Role, Tenant
+from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
 
 Row = dict[str, Any]
 
@@ -209,6 +219,11 @@ class PostgresCustomerRepository(_Repository):
     async def add(self, customer: Customer) -> None:
         await self._conn.execute(_CUSTOMER_INSERT, _values(customer))
 
+    async def add_many(self, customers: list[Customer]) -> None:
+        # PostgreSQL refuses COPY FROM under row-level security; executemany pipelines instead.
+        async with self._conn.cursor() as cursor:
+            await cursor.executemany(_CUSTOMER_INSERT, [_values(c) for c in customers])
+
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
         sql = _CUSTOMER_GET_FOR_UPDATE if for_update else _CUSTOMER_GET
         row = await self._one(sql, {"tenant_id": self._tenant_id, "id": customer_id})
@@ -231,3 +246,77 @@ class PostgresCustomerRepository(_Repository):
 
     async def delete(self, customer_id: UUID) -> bool:
         return await self._count(_CUSTOMER_DELETE, {"tenant_id": self._tenant_id, "id": customer_id}) == 1
+
+
+_KEY_MATCHES = and_(
+    idempotency_keys.c.tenant_id == bindparam("tenant_id"), idempotency_keys.c.key == bindparam("key")
+)
+_claim_insert = pg_insert(idempotency_keys)
+# Take the key over only when its holder expired, or was never answered and has gone stale.
+_IDEMPOTENCY_CLAIM = compile_sql(
+    _claim_insert.on_conflict_do_update(
+        index_elements=["tenant_id", "key"],
+        set_={
+            "fingerprint": _claim_insert.excluded.fingerprint,
+            "created_at": _claim_insert.excluded.created_at,
+            "expires_at": _claim_insert.excluded.expires_at,
+            "response_status": null(),
+            "response_headers": null(),
+            "response_body": null(),
+        },
+        where=or_(
+            idempotency_keys.c.expires_at <= _claim_insert.excluded.created_at,
+            and_(
+                idempotency_keys.c.response_status.is_(None),
+                idempotency_keys.c.created_at < bindparam("stale_before"),
+            ),
+        ),
+    ).returning(idempotency_keys.c.key)
+)
+_IDEMPOTENCY_GET = compile_sql(select(idempotency_keys).where(_KEY_MATCHES))
+_IDEMPOTENCY_COMPLETE = compile_sql(
+    update(idempotency_keys)
+    .where(_KEY_MATCHES)
+    .values(
+        response_status=bindparam("status"),
+        response_headers=bindparam("headers"),
+        response_body=bindparam("body"),
+    )
+)
+_IDEMPOTENCY_RELEASE = compile_sql(delete(idempotency_keys).where(_KEY_MATCHES))
+
+
+class PostgresIdempotencyRepository(_Repository):
+    async def claim(self, record: IdempotencyRecord, stale_before: datetime) -> IdempotencyRecord | None:
+        params = {
+            "tenant_id": self._tenant_id,
+            "key": record.key,
+            "fingerprint": record.fingerprint,
+            "created_at": record.created_at,
+            "expires_at": record.expires_at,
+            "response_status": None,
+            "response_headers": None,
+            "response_body": None,
+            "stale_before": stale_before,
+        }
+        if await self._one(_IDEMPOTENCY_CLAIM, params) is not None:
+            return None
+        row = await self._one(_IDEMPOTENCY_GET, {"tenant_id": self._tenant_id, "key": record.key})
+        assert row is not None, "a conflicting idempotency key vanished inside its transaction"
+        response = None
+        if row["response_status"] is not None:
+            response = StoredResponse(row["response_status"], row["response_headers"], row["response_body"])
+        return IdempotencyRecord(row["key"], row["fingerprint"], row["created_at"], row["expires_at"], response)
+
+    async def complete(self, key: str, response: StoredResponse) -> None:
+        params = {
+            "tenant_id": self._tenant_id,
+            "key": key,
+            "status": response.status,
+            "headers": Jsonb(response.headers),
+            "body": response.body,
+        }
+        await self._conn.execute(_IDEMPOTENCY_COMPLETE, params)
+
+    async def release(self, key: str) -> None:
+        await self._conn.execute(_IDEMPOTENCY_RELEASE, {"tenant_id": self._tenant_id, "key": key})

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from switchboard.adapters.postgres.repositories import (
     PostgresCustomerRepository,
+    PostgresIdempotencyRepository,
     PostgresMembershipRepository,
     PostgresRefreshTokenRepository,
     PostgresTenantRepository,
@@ -45,6 +46,7 @@ class PostgresUnitOfWork:
         self.memberships = PostgresMembershipRepository(conn, self._tenant_id)
         self.refresh_tokens = PostgresRefreshTokenRepository(conn, self._tenant_id)
         self.customers = PostgresCustomerRepository(conn, self._tenant_id)
+        self.idempotency_keys = PostgresIdempotencyRepository(conn, self._tenant_id)
         return self
 
     async def __aexit__(

@@ -1,0 +1,132 @@
+"""The ``switchboard`` command: serve, migrate, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from switchboard.entrypoints.database import prepared_database
+from switchboard.entrypoints.settings import Settings
+
+
+def _settings(**overrides: object) -> Settings:
+    """Environment first, then any command-line flag that was given."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]
+
+
+@click.group()
+def main() -> None:
+    """Switchboard: the backend for businesses that run AI voice agents."""
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on [SWITCHBOARD_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [SWITCHBOARD_PORT, default 8000].")
+@click.option("--workers", type=int, help="Worker processes [SWITCHBOARD_WORKERS, default 2].")
+@click.option("--server", type=click.Choice(["uvicorn", "hypercorn"]), help="ASGI server [SWITCHBOARD_SERVER].")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where local data lives [SWITCHBOARD_DATA_DIR].")
+def serve(
+    host: str | None, port: int | None, workers: int | None, server: str | None, data_dir: Path | None
+) -> None:
+    """Run the HTTP API (with an embedded PostgreSQL unless SWITCHBOARD_DATABASE_URL is set)."""
+    settings = _settings(host=host, port=port, workers=workers, server=server, data_dir=data_dir)
+    settings.signing_key()  # create the shared key once, before the workers start
+    with prepared_database(settings) as owner_url, _metrics_dir() as metrics_dir:
+        # Workers are fresh processes: they learn everything from the environment.
+        os.environ.update(
+            SWITCHBOARD_DATABASE_URL=owner_url,
+            SWITCHBOARD_DATA_DIR=str(settings.data_dir),
+            PROMETHEUS_MULTIPROC_DIR=metrics_dir,
+        )
+        click.echo(f"Switchboard listening on http://{settings.host}:{settings.port} "
+                   f"({settings.workers} {settings.server} workers)")
+        _run_asgi(settings)
+
+
+def _run_asgi(settings: Settings) -> None:
+    factory = "switchboard.entrypoints.http.app:create_app"
+    if settings.server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            factory,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,  # the app writes its own structured access log
+            log_level="warning",
+        )
+    else:
+        from hypercorn.config import Config
+        from hypercorn.run import run
+
+        config = Config()
+        config.application_path = f"{factory}()"
+        config.bind = [f"{settings.host}:{settings.port}"]
+        config.workers = settings.workers
+        config.worker_class = "uvloop"
+        config.accesslog = None
+        run(config)
+
+
+class _metrics_dir:
+    """A fresh directory where the workers' Prometheus counters meet."""
+
+    def __enter__(self) -> str:
+        self.path = tempfile.mkdtemp(prefix="switchboard-metrics-")
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Create the roles and bring the schema up to date, then exit."""
+    with prepared_database(_settings()):
+        click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--customers", default=200, show_default=True, help="How many customers to create.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where local data lives.")
+def demo(customers: int, data_dir: Path | None) -> None:
+    """Create a sample tenant with realistic customers and print how to sign in."""
+    settings = _settings(data_dir=data_dir)
+    with prepared_database(settings) as owner_url:
+        os.environ["SWITCHBOARD_DATABASE_URL"] = owner_url
+        tenant = asyncio.run(_fill(settings.model_copy(update={"database_url": owner_url}), customers))
+    click.echo(f"tenant:   {tenant.registered.tenant.name} ({tenant.registered.tenant.id})")
+    click.echo(f"email:    {tenant.email}")
+    click.echo(f"password: {tenant.password}")
+    click.echo(f"customers: {customers}")
+
+
+async def _fill(settings: Settings, customers: int):  # type: ignore[no-untyped-def]
+    from switchboard.entrypoints.container import build_container
+    from switchboard.entrypoints.demo import create_demo_tenant
+
+    container = build_container(settings)
+    pool = container.pool() if settings.storage == "postgres" else None
+    if pool is not None:
+        await pool.open(wait=True)
+    try:
+        return await create_demo_tenant(
+            customers,
+            container.units(),
+            container.password_hasher(),
+            container.access_tokens(),
+            container.clock(),
+        )
+    finally:
+        if pool is not None:
+            await pool.close()

@@ -1,0 +1,63 @@
+"""The composition root: every port bound to its adapter, in one place.
+
+Storage is chosen by configuration (``memory`` or ``postgres``) through a Selector; tests swap
+any provider with ``container.<provider>.override(...)``. Nothing here does I/O when built: the
+connection pool is created closed and opened by the app when it starts serving.
+"""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from switchboard.adapters.clock import SystemClock
+from switchboard.adapters.memory.store import MemoryStore
+from switchboard.adapters.memory.unit_of_work import MemoryIdentityDirectory, MemoryUnitOfWorkFactory
+from switchboard.adapters.postgres.database import app_conninfo, make_pool
+from switchboard.adapters.postgres.unit_of_work import PostgresIdentityDirectory, PostgresUnitOfWorkFactory
+from switchboard.adapters.security.passwords import Argon2PasswordHasher
+from switchboard.adapters.security.tokens import JwtAccessTokens
+from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
+from switchboard.entrypoints.settings import Settings
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    config = providers.Configuration()
+
+    clock = providers.Singleton(SystemClock)
+    password_hasher = providers.Singleton(Argon2PasswordHasher)
+    access_tokens = providers.Singleton(
+        JwtAccessTokens,
+        signing_key=providers.Callable(lambda s: s.signing_key(), settings),
+        lifetime_seconds=config.access_token_lifetime_seconds,
+    )
+
+    memory_store = providers.Singleton(MemoryStore)
+    pool = providers.Singleton(
+        make_pool,
+        conninfo=providers.Callable(lambda s: app_conninfo(s.database_url, s.app_password()), settings),
+        size=config.database_pool_size,
+    )
+
+    units = providers.Selector(
+        config.storage,
+        memory=providers.Singleton(MemoryUnitOfWorkFactory, memory_store),
+        postgres=providers.Singleton(PostgresUnitOfWorkFactory, pool),
+    )
+    directory = providers.Selector(
+        config.storage,
+        memory=providers.Singleton(MemoryIdentityDirectory, memory_store),
+        postgres=providers.Singleton(PostgresIdentityDirectory, pool),
+    )
+
+    readiness = providers.Selector(
+        config.storage,
+        memory=providers.Singleton(AlwaysReady),
+        postgres=providers.Singleton(PostgresReadiness, pool),
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    container.config.from_dict(settings.model_dump())
+    return container

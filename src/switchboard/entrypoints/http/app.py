@@ -1,0 +1,55 @@
+"""The Quart application factory."""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart_schema import Info, QuartSchema
+
+import switchboard
+from switchboard.entrypoints.container import Container, build_container
+from switchboard.entrypoints.http import errors, observability
+from switchboard.entrypoints.http.blueprints import auth, customers, health, tenant
+from switchboard.entrypoints.settings import Settings
+
+BLUEPRINTS = (health, auth, tenant, customers)
+
+
+def create_app(container: Container | None = None) -> Quart:
+    """Build the app. Nothing connects until it starts serving."""
+    if container is None:
+        settings = Settings()
+        observability.configure_logging(settings.log_level)
+        container = build_container(settings)
+    settings = container.settings()
+
+    app = Quart("switchboard", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    QuartSchema(
+        app,
+        info=Info(title="Switchboard API", version=switchboard.__version__),
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+        security=[{"bearer": []}],
+    )
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.blueprint)
+    observability.install(app)
+    errors.register_error_handlers(app)
+
+    container.wire(packages=["switchboard.entrypoints.http"])
+    app.extensions["container"] = container
+
+    @app.before_serving
+    async def open_pool() -> None:
+        if settings.storage == "postgres":
+            await container.pool().open(wait=True, timeout=30)
+
+    @app.after_serving
+    async def close_pool() -> None:
+        if settings.storage == "postgres":
+            await container.pool().close()
+
+    return app

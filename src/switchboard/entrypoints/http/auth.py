@@ -1,0 +1,25 @@
+"""Who is calling: the bearer token on the request, checked once and kept on ``g``."""
+
+from __future__ import annotations
+
+from dependency_injector.wiring import Provide, inject
+from quart import g, request
+
+from switchboard.core.errors import AuthenticationFailed
+from switchboard.core.identity.model import Principal
+from switchboard.entrypoints.container import Container
+from switchboard.ports.security import AccessTokens
+
+
+@inject
+async def require_principal(access_tokens: AccessTokens = Provide[Container.access_tokens]) -> None:
+    """Blueprint guard: every route behind it needs a valid access token."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("send an access token as 'Authorization: Bearer <token>'")
+    g.principal = access_tokens.verify(token.strip())
+
+
+def current_principal() -> Principal:
+    principal: Principal = g.principal
+    return principal

@@ -1,0 +1,89 @@
+"""Response models (what /openapi.json documents) and the renderers that produce them.
+
+Renderers build plain dicts, so the hot path pays no model validation; the tests validate real
+responses against these models, keeping the documentation honest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from switchboard.core.customers.model import Customer
+from switchboard.core.identity.model import User
+from switchboard.core.tenancy.model import Role, Tenant
+
+
+class TenantOut(BaseModel):
+    object: Literal["tenant"]
+    id: UUID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserOut(BaseModel):
+    object: Literal["user"]
+    id: UUID
+    email: str
+    name: str
+    created_at: datetime
+
+
+class MeOut(BaseModel):
+    object: Literal["me"]
+    user: UserOut
+    tenant: TenantOut
+    role: Role
+
+
+class CustomerOut(BaseModel):
+    object: Literal["customer"]
+    id: UUID
+    name: str
+    email: str | None
+    phone: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerListOut(BaseModel):
+    object: Literal["list"]
+    data: list[CustomerOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+def render_tenant(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "object": "tenant",
+        "id": tenant.id,
+        "name": tenant.name,
+        "created_at": tenant.created_at,
+        "updated_at": tenant.updated_at,
+    }
+
+
+def render_user(user: User) -> dict[str, Any]:
+    return {
+        "object": "user",
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "created_at": user.created_at,
+    }
+
+
+def render_customer(customer: Customer) -> dict[str, Any]:
+    return {
+        "object": "customer",
+        "id": customer.id,
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "created_at": customer.created_at,
+        "updated_at": customer.updated_at,
+    }

@@ -1,0 +1,80 @@
+"""The caller's own account and tenant."""
+
+from __future__ import annotations
+
+from dependency_injector.wiring import Provide, inject
+from pydantic import BaseModel, ConfigDict, Field
+from quart import Blueprint, Response
+from quart_schema import document_response, tag, validate_request
+
+from switchboard.core.identity.handlers import who_am_i
+from switchboard.core.tenancy import handlers
+from switchboard.core.tenancy.model import TENANT_NAME_MAX
+from switchboard.entrypoints.container import Container
+from switchboard.entrypoints.http.auth import current_principal, require_principal
+from switchboard.entrypoints.http.blueprints.schemas import (
+    MeOut,
+    TenantOut,
+    render_tenant,
+    render_user,
+)
+from switchboard.entrypoints.http.responses import etag, if_match_version, json_response
+from switchboard.ports.clock import Clock
+from switchboard.ports.persistence import UnitOfWorkFactory
+
+blueprint = Blueprint("tenant", __name__, url_prefix="/v1")
+blueprint.before_request(require_principal)
+
+
+class TenantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=TENANT_NAME_MAX)
+
+
+@blueprint.get("/me")
+@tag(["tenant"])
+@document_response(MeOut)
+@inject
+async def me(units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
+    """The signed-in user, the tenant the token is for, and the role held there."""
+    principal = current_principal()
+    found = await who_am_i(principal, units(principal.tenant_id, principal.user_id))
+    return json_response(
+        {
+            "object": "me",
+            "user": render_user(found.user),
+            "tenant": render_tenant(found.tenant),
+            "role": found.role.value,
+        }
+    )
+
+
+@blueprint.get("/tenant")
+@tag(["tenant"])
+@document_response(TenantOut)
+@inject
+async def get_tenant(units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
+    """The tenant the token is for."""
+    principal = current_principal()
+    tenant = await handlers.get_tenant(principal, units(principal.tenant_id, principal.user_id))
+    return json_response(render_tenant(tenant), headers={"ETag": etag(tenant.version)})
+
+
+@blueprint.patch("/tenant")
+@tag(["tenant"])
+@validate_request(TenantPatch)
+@document_response(TenantOut)
+@inject
+async def rename_tenant(
+    data: TenantPatch,
+    units: UnitOfWorkFactory = Provide[Container.units],
+    clock: Clock = Provide[Container.clock],
+) -> Response:
+    """Rename the tenant (owners and admins). Honours If-Match."""
+    principal = current_principal()
+    command = handlers.RenameTenant(data.name, if_match_version())
+    tenant = await handlers.rename_tenant(
+        command, principal, units(principal.tenant_id, principal.user_id), clock
+    )
+    return json_response(render_tenant(tenant), headers={"ETag": etag(tenant.version)})

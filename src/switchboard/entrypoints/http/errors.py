@@ -1,0 +1,145 @@
+"""Every error becomes application/problem+json (RFC 9457), from one table.
+
+Domain errors map by class to a status; HTTP errors (404, 405, 413, 415, malformed JSON) keep
+their status; anything unexpected is a 500 that carries the request id and nothing internal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from pydantic import ValidationError
+from quart import Quart, Response, g, request
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from switchboard.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
+from switchboard.entrypoints.http.responses import PROBLEM_JSON
+
+PROBLEM_BASE = "https://switchboard.dev/problems/"
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    InvalidInput: 400,
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PreconditionFailed: 412,
+}
+
+# Problem codes and titles for statuses raised outside the domain.
+CODE_BY_STATUS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    412: ("precondition_failed", "Precondition failed"),
+    413: ("payload_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("unprocessable", "Unprocessable request"),
+    429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal server error"),
+}
+
+log = structlog.get_logger("switchboard.http")
+
+
+class ApiError(Exception):
+    """An error the HTTP layer itself raises (bad cursor, reused idempotency key, ...)."""
+
+    def __init__(self, status: int, detail: str, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code or CODE_BY_STATUS.get(status, ("error", ""))[0]
+        self.extra = extra
+
+
+def problem(
+    status: int,
+    detail: str,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    default_code, title = CODE_BY_STATUS.get(status, ("error", "Error"))
+    code = code or default_code
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "code": code,
+        "request_id": getattr(g, "request_id", None),
+        **extra,
+    }
+    return Response(orjson.dumps(body), status=status, headers=headers or {}, content_type=PROBLEM_JSON)
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+        for item in error.errors()
+    ]
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(DomainError)
+    async def domain_error(error: DomainError) -> Response:
+        status = STATUS_BY_ERROR.get(type(error), 400)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        extra = {}
+        if isinstance(error, InvalidInput):
+            extra["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
+        return problem(status, error.detail, error.code, headers, **extra)
+
+    @app.errorhandler(ApiError)
+    async def api_error(error: ApiError) -> Response:
+        return problem(error.status, error.detail, error.code, **error.extra)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def schema_error(error: RequestSchemaValidationError) -> Response:
+        cause = error.validation_error
+        if isinstance(cause, ValidationError):
+            errors = _field_errors(cause)
+        else:  # not JSON at all, or not an object
+            errors = [{"field": "body", "message": "must be a JSON object"}]
+        return problem(400, "the request is not valid", "validation_error", errors=errors)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        headers = {}
+        if status == 405 and getattr(error, "valid_methods", None):
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
+        return problem(status, _http_detail(status, error), headers=headers)
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        log.exception("unhandled_error", request_id=getattr(g, "request_id", None))
+        return problem(500, "something went wrong on our side; quote the request id if you report it")
+
+
+def _http_detail(status: int, error: HTTPException) -> str:
+    if status == 404:
+        return "no such resource"
+    if status == 405:
+        return f"{request.method} is not allowed here"
+    if status == 413:
+        return "the request body is larger than this server accepts"
+    if status == 400:
+        return "the request could not be understood (malformed JSON?)"
+    return error.description or CODE_BY_STATUS.get(status, ("", "error"))[1]

@@ -1,0 +1,128 @@
+"""Per-request plumbing: request ids, guards, security headers, the access log and metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+import structlog
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess
+from quart import Quart, Response, g, request
+
+from switchboard.entrypoints.http.errors import ApiError
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Credentials are never read from the query string; sending one there is refused outright.
+_CREDENTIAL_PARAMS = frozenset({"access_token", "refresh_token", "api_key", "token", "password"})
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+REQUESTS = Counter(
+    "switchboard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "switchboard_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+access_log = structlog.get_logger("switchboard.access")
+
+
+def configure_logging(level: str = "info") -> None:
+    """One JSON object per line on stdout."""
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+
+
+def install(app: Quart) -> None:
+    app.before_request(_start)
+    app.before_request(_guard)
+    app.after_request(_finish)
+
+
+async def _start() -> None:
+    g.started = time.perf_counter()
+    offered = request.headers.get("X-Request-ID", "")
+    g.request_id = offered if _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+
+
+async def _guard() -> None:
+    if _CREDENTIAL_PARAMS.intersection(request.args.keys()):
+        raise ApiError(400, "credentials are never accepted in the query string", "credential_in_query")
+    declares_body = bool(request.mimetype) or _has_body()
+    if request.method in _BODY_METHODS and declares_body and not _is_json(request.mimetype):
+        raise ApiError(415, "send the body as application/json")
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+async def _finish(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers.update(SECURITY_HEADERS)
+    if request.path.startswith("/v1/"):
+        response.headers["Cache-Control"] = "no-store"
+
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    LATENCY.labels(request.method, route).observe(elapsed)
+    principal = g.get("principal")
+    access_log.info(
+        "request",
+        request_id=g.get("request_id"),
+        method=request.method,
+        route=route,
+        path=request.path,
+        status=response.status_code,
+        duration_ms=round(elapsed * 1000, 2),
+        tenant_id=str(principal.tenant_id) if principal else None,
+        user_id=str(principal.user_id) if principal else None,
+    )
+    return response
+
+
+def metrics_response() -> Response:
+    """Prometheus text; merged across worker processes when they share a metrics directory."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    return Response(body, content_type=CONTENT_TYPE_LATEST)

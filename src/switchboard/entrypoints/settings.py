@@ -1,0 +1,57 @@
+"""Configuration, read from ``SWITCHBOARD_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchboard.adapters.postgres.embedded import default_data_dir
+
+SIGNING_KEY_FILE = "token-signing-key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    storage: Literal["postgres", "memory"] = "postgres"
+    # The owner's connection URL (migrations run as this user). Unset: the embedded server.
+    database_url: str | None = None
+    # Password of the application role, when the server asks for one.
+    database_app_password: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=2, ge=1, le=64)
+    server: Literal["uvicorn", "hypercorn"] = "uvicorn"
+
+    # At least 32 bytes. Unset: a random key kept in the data directory, shared by the workers.
+    token_signing_key: SecretStr | None = None
+    access_token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def signing_key(self) -> str:
+        if self.token_signing_key is not None:
+            return self.token_signing_key.get_secret_value()
+        return load_or_create_signing_key(self.data_dir)
+
+    def app_password(self) -> str | None:
+        return self.database_app_password.get_secret_value() if self.database_app_password else None
+
+
+def load_or_create_signing_key(data_dir: Path) -> str:
+    """A key generated once and kept (mode 0600) so restarts keep sessions valid."""
+    path = data_dir / SIGNING_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

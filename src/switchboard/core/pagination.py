@@ -8,9 +8,9 @@ entrypoints' business.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 

@@ -29,23 +29,29 @@ def main() -> None:
 @click.option("--host", help="Interface to listen on [SWITCHBOARD_HOST, default 127.0.0.1].")
 @click.option("--port", type=int, help="Port to listen on [SWITCHBOARD_PORT, default 8000].")
 @click.option("--workers", type=int, help="Worker processes [SWITCHBOARD_WORKERS, default 2].")
-@click.option("--server", type=click.Choice(["uvicorn", "hypercorn"]), help="ASGI server [SWITCHBOARD_SERVER].")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Where local data lives [SWITCHBOARD_DATA_DIR].")
+@click.option(
+    "--server", type=click.Choice(["uvicorn", "hypercorn"]), help="ASGI server [SWITCHBOARD_SERVER]."
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Where local data lives [SWITCHBOARD_DATA_DIR]."
+)
 def serve(
     host: str | None, port: int | None, workers: int | None, server: str | None, data_dir: Path | None
 ) -> None:
     """Run the HTTP API (with an embedded PostgreSQL unless SWITCHBOARD_DATABASE_URL is set)."""
     settings = _settings(host=host, port=port, workers=workers, server=server, data_dir=data_dir)
     settings.signing_key()  # create the shared key once, before the workers start
-    with prepared_database(settings) as owner_url, _metrics_dir() as metrics_dir:
+    with prepared_database(settings) as owner_url, _MetricsDir() as metrics_dir:
         # Workers are fresh processes: they learn everything from the environment.
         os.environ.update(
             SWITCHBOARD_DATABASE_URL=owner_url,
             SWITCHBOARD_DATA_DIR=str(settings.data_dir),
             PROMETHEUS_MULTIPROC_DIR=metrics_dir,
         )
-        click.echo(f"Switchboard listening on http://{settings.host}:{settings.port} "
-                   f"({settings.workers} {settings.server} workers)")
+        click.echo(
+            f"Switchboard listening on http://{settings.host}:{settings.port} "
+            f"({settings.workers} {settings.server} workers)"
+        )
         _run_asgi(settings)
 
 
@@ -78,7 +84,7 @@ def _run_asgi(settings: Settings) -> None:
         run(config)
 
 
-class _metrics_dir:
+class _MetricsDir:
     """A fresh directory where the workers' Prometheus counters meet."""
 
     def __enter__(self) -> str:

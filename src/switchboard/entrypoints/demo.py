@@ -13,14 +13,69 @@ from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import UnitOfWorkFactory
 from switchboard.ports.security import AccessTokens, PasswordHasher
 
-FIRST_NAMES = (
-    "Ada Alan Amara Ana Ben Carla Chen Diego Elena Farah Grace Hiro Ines Jamal Jonas Kofi Lena "
-    "Liam Maya Mei Nadia Noah Olga Omar Priya Rafael Sara Tariq Uma Victor Wen Yara Zoe"
-).split()
-LAST_NAMES = (
-    "Abara Becker Costa Dubois Eriksen Fischer Garcia Haddad Ito Jensen Kowalski Larsen Moreau "
-    "Nakamura Okafor Patel Quinn Rossi Santos Tanaka Urquhart Varga Weber Xu Yilmaz Zhang"
-).split()
+FIRST_NAMES = [
+    "Ada",
+    "Alan",
+    "Amara",
+    "Ana",
+    "Ben",
+    "Carla",
+    "Chen",
+    "Diego",
+    "Elena",
+    "Farah",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jamal",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Liam",
+    "Maya",
+    "Mei",
+    "Nadia",
+    "Noah",
+    "Olga",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Sara",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+    "Zoe",
+]
+LAST_NAMES = [
+    "Abara",
+    "Becker",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Tanaka",
+    "Urquhart",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+]
 DOMAINS = ("example.com", "example.org", "example.net")
 BATCH = 1000
 
@@ -49,8 +104,10 @@ async def create_demo_tenant(
 
     now = clock.now()
     for start in range(0, customers, BATCH):
-        batch = [_customer(rng, tenant_id, now - timedelta(minutes=rng.randrange(525_600)), i)
-                 for i in range(start, min(start + BATCH, customers))]
+        batch = [
+            _customer(rng, tenant_id, now - timedelta(minutes=rng.randrange(525_600)), i)
+            for i in range(start, min(start + BATCH, customers))
+        ]
         async with units(tenant_id) as uow:
             await uow.customers.add_many(batch)
             await uow.commit()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from alembic import op
 
-APP_ROLE = "switchboard_app"
-DIRECTORY_ROLE = "switchboard_directory"
+from switchboard.adapters.postgres.roles import APP_ROLE, DIRECTORY_ROLE
+
+__all__ = ["APP_ROLE", "DIRECTORY_ROLE"]
 
 # Fails closed: with no tenant set (NULL, or '' after a transaction-local set_config ended on a
 # pooled connection) the comparison is NULL and no row matches.

@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
+from switchboard.adapters.memory.store import Transaction
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.tenancy.model import Membership, Tenant
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
-from switchboard.adapters.memory.store import Transaction
 
 
 class _Scoped:
@@ -48,9 +48,7 @@ class MemoryUserRepository(_Scoped):
         self._tx.write("users")[user.id] = user
 
     async def get(self, user_id: UUID) -> User | None:
-        visible = user_id == self._user_id or (self._tenant_id, user_id) in self._tx.read(
-            "memberships"
-        )
+        visible = user_id == self._user_id or (self._tenant_id, user_id) in self._tx.read("memberships")
         return self._tx.read("users").get(user_id) if visible else None
 
     async def set_password_hash(self, user_id: UUID, password_hash: str, at: datetime) -> None:
@@ -135,9 +133,9 @@ class MemoryIdempotencyRepository(_Scoped):
     async def claim(self, record: IdempotencyRecord, stale_before: datetime) -> IdempotencyRecord | None:
         key = (self._tenant_id, record.key)
         held: IdempotencyRecord | None = self._tx.read("idempotency_keys").get(key)
-        if held is not None and held.expires_at > record.created_at:
-            if held.response is not None or held.created_at >= stale_before:
-                return held
+        live = held is not None and held.expires_at > record.created_at
+        if live and (held.response is not None or held.created_at >= stale_before):
+            return held
         self._tx.write("idempotency_keys")[key] = record
         return None
 

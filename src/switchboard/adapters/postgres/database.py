@@ -7,7 +7,6 @@ superuser, not an owner, no BYPASSRLS, so row-level security applies to every qu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -21,17 +20,11 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from switchboard.adapters.postgres.roles import APP_ROLE, DIRECTORY_ROLE
 from switchboard.adapters.postgres.unit_of_work import Pool
-from switchboard.migrations.rls import APP_ROLE, DIRECTORY_ROLE
 
 # Two sessions migrating at once take turns on this lock (an arbitrary, fixed number).
 _MIGRATION_LOCK = 7_245_019_331
-
-
-@dataclass(frozen=True)
-class DatabaseUrls:
-    owner: str
-    app: str
 
 
 def app_conninfo(owner_url: str, app_password: str | None = None) -> str:
@@ -97,7 +90,9 @@ def migrate(owner_url: str, app_password: str | None = None) -> None:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
         try:
             bootstrap_roles(conn, app_password)
-            engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(owner_url), poolclass=NullPool)
+            engine = create_engine(
+                "postgresql+psycopg://", creator=lambda: psycopg.connect(owner_url), poolclass=NullPool
+            )
             with engine.begin() as connection:
                 config = _alembic_config()
                 config.attributes["connection"] = connection

@@ -64,9 +64,7 @@ _TENANT_GET = compile_sql(select(tenants).where(tenants.c.id == bindparam("tenan
 _TENANT_UPDATE = compile_sql(
     update(tenants)
     .where(tenants.c.id == bindparam("id"), tenants.c.version == bindparam("expected_version"))
-    .values(
-        name=bindparam("name"), updated_at=bindparam("updated_at"), version=bindparam("version")
-    )
+    .values(name=bindparam("name"), updated_at=bindparam("updated_at"), version=bindparam("version"))
 )
 
 
@@ -162,7 +160,9 @@ class PostgresRefreshTokenRepository(_Repository):
         return RefreshToken(**row) if row else None
 
     async def mark_used(self, token_id: UUID, used_at: datetime) -> None:
-        await self._conn.execute(_TOKEN_MARK_USED, {"tenant_id": self._tenant_id, "id": token_id, "at": used_at})
+        await self._conn.execute(
+            _TOKEN_MARK_USED, {"tenant_id": self._tenant_id, "id": token_id, "at": used_at}
+        )
 
     async def revoke_family(self, family_id: UUID, revoked_at: datetime) -> None:
         params = {"tenant_id": self._tenant_id, "family_id": family_id, "at": revoked_at}
@@ -306,7 +306,9 @@ class PostgresIdempotencyRepository(_Repository):
         response = None
         if row["response_status"] is not None:
             response = StoredResponse(row["response_status"], row["response_headers"], row["response_body"])
-        return IdempotencyRecord(row["key"], row["fingerprint"], row["created_at"], row["expires_at"], response)
+        return IdempotencyRecord(
+            row["key"], row["fingerprint"], row["created_at"], row["expires_at"], response
+        )
 
     async def complete(self, key: str, response: StoredResponse) -> None:
         params = {

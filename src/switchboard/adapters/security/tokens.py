@@ -12,7 +12,7 @@ from switchboard.core.identity.model import Principal
 from switchboard.core.tenancy.model import Role
 
 ALGORITHM = "HS256"
-TOKEN_TYPE = "access"
+TOKEN_TYPE = "access"  # noqa: S105 (a claim value, not a secret)
 ISSUER = "switchboard"
 AUDIENCE = "switchboard-api"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tid", "role", "typ"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from switchboard.core.customers.model import Customer, apply_changes, clean_search, validated
@@ -10,8 +11,10 @@ from switchboard.core.errors import NotFound, PreconditionFailed
 from switchboard.core.identity.model import Principal
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.tenancy.permissions import Action, require
-from switchboard.ports.clock import Clock
-from switchboard.ports.persistence import UnitOfWork
+
+if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
+    from switchboard.ports.clock import Clock
+    from switchboard.ports.persistence import UnitOfWork
 
 CUSTOMER_NOT_FOUND = "no customer with this id"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import partial
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from switchboard.core.errors import InvalidInput, gather
@@ -63,7 +63,15 @@ def _clean(name: str, value: str | None) -> str | None:
 
 
 def apply_changes(customer: Customer, changes: dict[str, str | None], now: datetime) -> Customer:
-    return replace(customer, **changes, updated_at=now, version=customer.version + 1)
+    """``changes`` as ``validated`` returns them: a present key replaces, None clears."""
+    return replace(
+        customer,
+        name=changes.get("name") or customer.name,
+        email=changes.get("email", customer.email),
+        phone=changes.get("phone", customer.phone),
+        updated_at=now,
+        version=customer.version + 1,
+    )
 
 
 def clean_search(query: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from switchboard.core.errors import AuthenticationFailed, InvalidInput, gather
@@ -19,13 +20,15 @@ from switchboard.core.identity.model import (
     normalize_email,
 )
 from switchboard.core.tenancy.model import Membership, Role, Tenant, clean_tenant_name
-from switchboard.ports.clock import Clock
-from switchboard.ports.persistence import IdentityDirectory, UnitOfWork, UnitOfWorkFactory
-from switchboard.ports.security import AccessTokens, PasswordHasher
+
+if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
+    from switchboard.ports.clock import Clock
+    from switchboard.ports.persistence import IdentityDirectory, UnitOfWork, UnitOfWorkFactory
+    from switchboard.ports.security import AccessTokens, PasswordHasher
 
 # One message for every sign-in failure, so the answer never tells which part was wrong.
 BAD_CREDENTIALS = "the email or password is not correct"
-BAD_REFRESH_TOKEN = "the refresh token is not valid"
+BAD_REFRESH_TOKEN = "the refresh token is not valid"  # noqa: S105 (a message, not a secret)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def clean_person_name(name: str, field: str = "name") -> str:
     return cleaned
 
 
-def check_new_password(password: str) -> None:
+def check_new_password(password: str) -> str:
     problems = []
     if len(password) < PASSWORD_MIN:
         problems.append(FieldError("password", f"must be at least {PASSWORD_MIN} characters"))
@@ -119,3 +119,4 @@ def check_new_password(password: str) -> None:
         problems.append(FieldError("password", f"must be at most {PASSWORD_MAX} characters"))
     if problems:
         raise InvalidInput(problems)
+    return password

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from switchboard.core.errors import NotFound, PreconditionFailed
 from switchboard.core.identity.model import Principal
 from switchboard.core.tenancy.model import Tenant, clean_tenant_name
 from switchboard.core.tenancy.permissions import Action, require
-from switchboard.ports.clock import Clock
-from switchboard.ports.persistence import UnitOfWork
+
+if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
+    from switchboard.ports.clock import Clock
+    from switchboard.ports.persistence import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,7 @@ async def get_tenant(principal: Principal, uow: UnitOfWork) -> Tenant:
     return tenant
 
 
-async def rename_tenant(
-    cmd: RenameTenant, principal: Principal, uow: UnitOfWork, clock: Clock
-) -> Tenant:
+async def rename_tenant(cmd: RenameTenant, principal: Principal, uow: UnitOfWork, clock: Clock) -> Tenant:
     require(principal.role, Action.TENANT_UPDATE)
     name = clean_tenant_name(cmd.name)
     async with uow:

@@ -39,7 +39,9 @@ def idempotent(view: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[
         if key is None:
             return await view(*args, **kwargs)
         if not _SANE_KEY.match(key):
-            raise ApiError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters", "invalid_idempotency_key")
+            raise ApiError(
+                400, "Idempotency-Key must be 1 to 255 visible ASCII characters", "invalid_idempotency_key"
+            )
         fingerprint = hashlib.sha256(
             b"\n".join([request.method.encode(), request.path.encode(), await request.get_data()])
         ).hexdigest()
@@ -72,7 +74,9 @@ def _answer_for(held: IdempotencyRecord, fingerprint: str) -> Response:
             409, "a request with this Idempotency-Key is still being processed", "idempotency_in_progress"
         )
     replay = held.response
-    return Response(replay.body, status=replay.status, headers=replay.headers | {"Idempotent-Replayed": "true"})
+    return Response(
+        replay.body, status=replay.status, headers=replay.headers | {"Idempotent-Replayed": "true"}
+    )
 
 
 @inject

@@ -16,8 +16,8 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
-from prometheus_client import multiprocess
 from quart import Quart, Response, g, request
 
 from switchboard.entrypoints.http.errors import ApiError
@@ -34,9 +34,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-REQUESTS = Counter(
-    "switchboard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
-)
+REQUESTS = Counter("switchboard_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
     "switchboard_http_request_duration_seconds",
     "Time to answer an HTTP request",

@@ -18,15 +18,15 @@ T = TypeVar("T")
 _STRONG_ETAG = re.compile(r'^\s*"(\d{1,10})"\s*$')
 
 
-def json_response(
-    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
+def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     # OPT_UTC_Z writes UTC timestamps with the 'Z' the API conventions promise.
     body = orjson.dumps(payload, option=orjson.OPT_UTC_Z)
     return Response(body, status=status, headers=dict(headers or {}), content_type=JSON)
 
 
-def list_response(page: Page[T], render: Callable[[T], dict[str, Any]], encode_cursor: Callable[..., str]) -> Response:
+def list_response(
+    page: Page[T], render: Callable[[T], dict[str, Any]], encode_cursor: Callable[..., str]
+) -> Response:
     return json_response(
         {
             "object": "list",

@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from switchboard.migrations.rls import (
     APP_ROLE,
-    CURRENT_TENANT,
     CURRENT_USER,
     DIRECTORY_ROLE,
     enable_rls,
@@ -58,8 +57,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "memberships",
-        sa.Column("tenant_id", UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("user_id", UUID(as_uuid=True), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "tenant_id", UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "user_id", UUID(as_uuid=True), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("role", sa.Text, nullable=False),
         _time("created_at"),
         sa.PrimaryKeyConstraint("tenant_id", "user_id"),
@@ -110,7 +113,9 @@ def upgrade() -> None:
 
     op.create_table(
         "customers",
-        sa.Column("tenant_id", UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "tenant_id", UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+        ),
         _uuid("id"),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("email", sa.Text),
@@ -129,7 +134,9 @@ def upgrade() -> None:
 
     op.create_table(
         "idempotency_keys",
-        sa.Column("tenant_id", UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "tenant_id", UUID(as_uuid=True), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("fingerprint", sa.Text, nullable=False),
         sa.Column("response_status", sa.SmallInteger),

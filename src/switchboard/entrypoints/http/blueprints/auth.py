@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
@@ -52,7 +53,7 @@ class RefreshIn(_Strict):
 class TokenOut(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "Bearer"
+    token_type: Literal["Bearer"]
     expires_in: int
     tenant_id: UUID
     user_id: UUID

@@ -27,7 +27,8 @@ class TenantRepository(Protocol):
         ...
 
     async def update(self, tenant: Tenant, expected_version: int) -> bool:
-        """Store ``tenant`` if the stored version is still ``expected_version``."""
+        """Store the name, updated_at and version if the stored version is still
+        ``expected_version``."""
         ...
 
 
@@ -74,7 +75,10 @@ class CustomerRepository(Protocol):
         """Newest first; ``search`` matches name, email or phone, case-insensitively."""
         ...
 
-    async def update(self, customer: Customer, expected_version: int) -> bool: ...
+    async def update(self, customer: Customer, expected_version: int) -> bool:
+        """Store the writable fields (name, email, phone, updated_at, version) if the stored
+        version is still ``expected_version``; identity and creation time never change."""
+        ...
 
     async def delete(self, customer_id: UUID) -> bool: ...
 
@@ -111,8 +115,16 @@ class IdempotencyRepository(Protocol):
     async def release(self, key: str) -> None: ...
 
 
+class UnitOfWorkFinished(RuntimeError):
+    """A repository was used after its unit of work committed or rolled back."""
+
+
 class UnitOfWork(Protocol):
-    """One transaction in one tenant. Rolls back unless ``commit`` is called."""
+    """One transaction in one tenant. Rolls back unless ``commit`` is called.
+
+    It is finished once it commits or rolls back: using a repository after that raises
+    ``UnitOfWorkFinished``; begin a new unit of work instead.
+    """
 
     tenants: TenantRepository
     users: UserRepository

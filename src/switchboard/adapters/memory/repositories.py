@@ -21,11 +21,19 @@ class _Scoped:
         self._tenant_id = tenant_id
         self._user_id = user_id
 
+    def _check_own_tenant(self, row_tenant: UUID) -> None:
+        """What row-level security and the foreign key to tenants refuse on PostgreSQL."""
+        if row_tenant != self._tenant_id:
+            raise PermissionError("row violates the tenant isolation policy")
+        if row_tenant not in self._tx.read("tenants"):
+            raise LookupError("no such tenant")
+
 
 class MemoryTenantRepository(_Scoped):
     async def add(self, tenant: Tenant) -> None:
-        _check_tenant(tenant.id, self._tenant_id)
-        self._tx.write("tenants")[tenant.id] = tenant
+        if tenant.id != self._tenant_id:
+            raise PermissionError("row violates the tenant isolation policy")
+        self._tx.insert("tenants", tenant.id, tenant)
 
     async def get(self) -> Tenant | None:
         return self._tx.read("tenants").get(self._tenant_id)
@@ -34,7 +42,9 @@ class MemoryTenantRepository(_Scoped):
         current = await self.get()
         if current is None or tenant.id != current.id or current.version != expected_version:
             return False
-        self._tx.write("tenants")[tenant.id] = tenant
+        self._tx.write("tenants")[tenant.id] = replace(
+            current, name=tenant.name, updated_at=tenant.updated_at, version=tenant.version
+        )
         return True
 
 
@@ -45,7 +55,7 @@ class MemoryUserRepository(_Scoped):
         users = self._tx.read("users")
         if any(existing.email == user.email for existing in users.values()):
             raise Conflict("an account with this email already exists", code="email_taken")
-        self._tx.write("users")[user.id] = user
+        self._tx.insert("users", user.id, user)
 
     async def get(self, user_id: UUID) -> User | None:
         visible = user_id == self._user_id or (self._tenant_id, user_id) in self._tx.read("memberships")
@@ -59,10 +69,10 @@ class MemoryUserRepository(_Scoped):
 
 class MemoryMembershipRepository(_Scoped):
     async def add(self, membership: Membership) -> None:
-        _check_tenant(membership.tenant_id, self._tenant_id)
+        self._check_own_tenant(membership.tenant_id)
         if membership.user_id not in self._tx.read("users"):
             raise LookupError("membership of an unknown user")
-        self._tx.write("memberships")[(membership.tenant_id, membership.user_id)] = membership
+        self._tx.insert("memberships", (membership.tenant_id, membership.user_id), membership)
 
     async def get(self, user_id: UUID) -> Membership | None:
         return self._tx.read("memberships").get((self._tenant_id, user_id))
@@ -70,8 +80,10 @@ class MemoryMembershipRepository(_Scoped):
 
 class MemoryRefreshTokenRepository(_Scoped):
     async def add(self, token: RefreshToken) -> None:
-        _check_tenant(token.tenant_id, self._tenant_id)
-        self._tx.write("refresh_tokens")[(token.tenant_id, token.id)] = token
+        self._check_own_tenant(token.tenant_id)
+        if (token.tenant_id, token.user_id) not in self._tx.read("memberships"):
+            raise LookupError("refresh token for someone who is not a member of the tenant")
+        self._tx.insert("refresh_tokens", (token.tenant_id, token.id), token)
 
     async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
         return next(
@@ -97,8 +109,8 @@ class MemoryRefreshTokenRepository(_Scoped):
 
 class MemoryCustomerRepository(_Scoped):
     async def add(self, customer: Customer) -> None:
-        _check_tenant(customer.tenant_id, self._tenant_id)
-        self._tx.write("customers")[(customer.tenant_id, customer.id)] = customer
+        self._check_own_tenant(customer.tenant_id)
+        self._tx.insert("customers", (customer.tenant_id, customer.id), customer)
 
     async def add_many(self, customers: list[Customer]) -> None:
         for customer in customers:
@@ -122,7 +134,14 @@ class MemoryCustomerRepository(_Scoped):
         current = await self.get(customer.id)
         if current is None or current.version != expected_version:
             return False
-        self._tx.write("customers")[(self._tenant_id, customer.id)] = customer
+        self._tx.write("customers")[(self._tenant_id, customer.id)] = replace(
+            current,
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            updated_at=customer.updated_at,
+            version=customer.version,
+        )
         return True
 
     async def delete(self, customer_id: UUID) -> bool:
@@ -131,6 +150,7 @@ class MemoryCustomerRepository(_Scoped):
 
 class MemoryIdempotencyRepository(_Scoped):
     async def claim(self, record: IdempotencyRecord, stale_before: datetime) -> IdempotencyRecord | None:
+        self._check_own_tenant(self._tenant_id)
         key = (self._tenant_id, record.key)
         held: IdempotencyRecord | None = self._tx.read("idempotency_keys").get(key)
         live = held is not None and held.expires_at > record.created_at
@@ -150,9 +170,3 @@ class MemoryIdempotencyRepository(_Scoped):
 
 def _position(customer: Customer) -> Position:
     return Position(customer.created_at, customer.id)
-
-
-def _check_tenant(row_tenant: UUID, scope_tenant: UUID) -> None:
-    # The same refusal row-level security gives an insert into another tenant.
-    if row_tenant != scope_tenant:
-        raise PermissionError("row violates the tenant isolation policy")

@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.ports.persistence import UnitOfWorkFinished
+
 TABLES = ("tenants", "users", "memberships", "refresh_tokens", "customers", "idempotency_keys")
 
 
@@ -25,18 +27,33 @@ class Transaction:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._copies: dict[str, dict[Any, Any]] = {}
+        self._finished = False
 
     def read(self, table: str) -> dict[Any, Any]:
+        self._check_open()
         return self._copies.get(table, self._store.tables[table])
 
     def write(self, table: str) -> dict[Any, Any]:
+        self._check_open()
         if table not in self._copies:
             self._copies[table] = dict(self._store.tables[table])
         return self._copies[table]
 
+    def insert(self, table: str, key: Any, row: Any) -> None:
+        """Add a row under a key that must be new, as a primary key demands."""
+        if key in self.read(table):
+            raise ValueError(f"duplicate key {key!r} in {table}")
+        self.write(table)[key] = row
+
     def commit(self) -> None:
+        self._check_open()
         self._store.tables.update(self._copies)
-        self._copies = {}
+        self.rollback()
 
     def rollback(self) -> None:
         self._copies = {}
+        self._finished = True
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise UnitOfWorkFinished("this unit of work has committed or rolled back")

@@ -69,7 +69,7 @@ class MemoryIdentityDirectory:
             return None
         memberships = sorted(
             (m for m in tables["memberships"].values() if m.user_id == user.id),
-            key=lambda m: m.created_at,
+            key=lambda m: (m.created_at, m.tenant_id),
         )
         return LoginCandidate(user.id, user.password_hash, [m.tenant_id for m in memberships])
 

@@ -32,7 +32,7 @@ from switchboard.core.errors import Conflict
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.tenancy.model import Membership, Role, Tenant
-from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
+from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWorkFinished
 
 Row = dict[str, Any]
 
@@ -41,10 +41,30 @@ def _values(record: object) -> Row:
     return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}  # type: ignore[arg-type]
 
 
+class Transaction:
+    """The connection of one unit of work, usable until that transaction ends."""
+
+    def __init__(self, conn: AsyncConnection[Row]) -> None:
+        self._conn: AsyncConnection[Row] | None = conn
+
+    @property
+    def conn(self) -> AsyncConnection[Row]:
+        if self._conn is None:
+            raise UnitOfWorkFinished("this unit of work has committed or rolled back")
+        return self._conn
+
+    def finish(self) -> None:
+        self._conn = None
+
+
 class _Repository:
-    def __init__(self, conn: AsyncConnection[Row], tenant_id: UUID) -> None:
-        self._conn = conn
+    def __init__(self, tx: Transaction, tenant_id: UUID) -> None:
+        self._tx = tx
         self._tenant_id = tenant_id
+
+    @property
+    def _conn(self) -> AsyncConnection[Row]:
+        return self._tx.conn
 
     async def _one(self, sql: str, params: Row) -> Row | None:
         cursor = await self._conn.execute(sql, params)

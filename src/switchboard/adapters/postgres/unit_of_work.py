@@ -16,6 +16,7 @@ from switchboard.adapters.postgres.repositories import (
     PostgresRefreshTokenRepository,
     PostgresTenantRepository,
     PostgresUserRepository,
+    Transaction,
 )
 from switchboard.core.identity.model import LoginCandidate
 
@@ -41,12 +42,13 @@ class PostgresUnitOfWork:
             await self._pool.putconn(conn)
             raise
         self._conn = conn
-        self.tenants = PostgresTenantRepository(conn, self._tenant_id)
-        self.users = PostgresUserRepository(conn, self._tenant_id)
-        self.memberships = PostgresMembershipRepository(conn, self._tenant_id)
-        self.refresh_tokens = PostgresRefreshTokenRepository(conn, self._tenant_id)
-        self.customers = PostgresCustomerRepository(conn, self._tenant_id)
-        self.idempotency_keys = PostgresIdempotencyRepository(conn, self._tenant_id)
+        self._tx = tx = Transaction(conn)
+        self.tenants = PostgresTenantRepository(tx, self._tenant_id)
+        self.users = PostgresUserRepository(tx, self._tenant_id)
+        self.memberships = PostgresMembershipRepository(tx, self._tenant_id)
+        self.refresh_tokens = PostgresRefreshTokenRepository(tx, self._tenant_id)
+        self.customers = PostgresCustomerRepository(tx, self._tenant_id)
+        self.idempotency_keys = PostgresIdempotencyRepository(tx, self._tenant_id)
         return self
 
     async def __aexit__(
@@ -58,18 +60,20 @@ class PostgresUnitOfWork:
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        self._tx.finish()
         try:
             await conn.rollback()  # nothing to undo after a commit; everything otherwise
         finally:
             await self._pool.putconn(conn)
 
     async def commit(self) -> None:
-        assert self._conn is not None, "commit outside 'async with'"
-        await self._conn.commit()
+        # The tenant setting ends with the transaction, so the unit of work ends with it too.
+        await self._tx.conn.commit()
+        self._tx.finish()
 
     async def rollback(self) -> None:
-        assert self._conn is not None, "rollback outside 'async with'"
-        await self._conn.rollback()
+        await self._tx.conn.rollback()
+        self._tx.finish()
 
 
 class PostgresUnitOfWorkFactory:

@@ -38,6 +38,7 @@ class Actor:
     tenant_id: UUID
     user_id: UUID
     user: User
+    password_hash: str
 
 
 @dataclass
@@ -52,20 +53,14 @@ class Storage:
         """A tenant with its owner, made exactly as sign-up makes them."""
         now = at or utc_now()
         tenant = Tenant(id=uuid4(), name=f"Tenant {uuid4().hex[:8]}", created_at=now, updated_at=now)
-        user = User(
-            id=uuid4(),
-            email=unique_email(),
-            name="Owner",
-            password_hash="$argon2id$not-a-real-hash-" + uuid4().hex,
-            created_at=now,
-            updated_at=now,
-        )
+        user = User(id=uuid4(), email=unique_email(), name="Owner", created_at=now, updated_at=now)
+        password_hash = "$argon2id$not-a-real-hash-" + uuid4().hex
         async with self.units(tenant.id, user.id) as uow:
             await uow.tenants.add(tenant)
-            await uow.users.add(user)
+            await uow.users.add(user, password_hash)
             await uow.memberships.add(Membership(tenant.id, user.id, Role.OWNER, now))
             await uow.commit()
-        return Actor(tenant.id, user.id, user)
+        return Actor(tenant.id, user.id, user, password_hash)
 
     async def commit_work(
         self, tenant_id: UUID, user_id: UUID | None, work: Callable[[UnitOfWork], Awaitable[object]]

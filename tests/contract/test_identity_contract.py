@@ -71,12 +71,12 @@ async def test_an_email_has_one_account_platform_wide(storage: Storage):
     first = await storage.new_tenant()
     now = utc_now()
     tenant = Tenant(id=uuid4(), name="Second business", created_at=now, updated_at=now)
-    twin = replace(first.user, id=uuid4(), name="Someone else", password_hash="other-hash")
+    twin = replace(first.user, id=uuid4(), name="Someone else")
 
     async with storage.units(tenant.id, twin.id) as uow:
         await uow.tenants.add(tenant)
         with pytest.raises(Conflict) as raised:
-            await uow.users.add(twin)
+            await uow.users.add(twin, "other-hash")
         await uow.commit()
 
     assert raised.value.code == "email_taken"
@@ -89,10 +89,10 @@ async def test_an_email_has_one_account_platform_wide(storage: Storage):
 async def test_an_account_can_only_be_created_as_the_acting_user(storage: Storage):
     actor = await storage.new_tenant()
     now = utc_now()
-    stranger = User(uuid4(), unique_email(), "Stranger", "hash", now, now)
+    stranger = User(uuid4(), unique_email(), "Stranger", now, now)
 
     with pytest.raises(Exception):  # noqa: B017, PT011 (PermissionError in memory, psycopg error on postgres)
-        await storage.commit_work(actor.tenant_id, actor.user_id, lambda uow: uow.users.add(stranger))
+        await storage.commit_work(actor.tenant_id, actor.user_id, lambda uow: uow.users.add(stranger, "hash"))
 
     assert await storage.directory.find_login(stranger.email) is None
 
@@ -125,9 +125,7 @@ async def test_set_password_hash_changes_the_acting_users_hash(storage: Storage)
         await uow.commit()
 
     async with storage.units(actor.tenant_id, actor.user_id) as uow:
-        assert await uow.users.get(actor.user_id) == replace(
-            actor.user, password_hash="$argon2id$new-hash", updated_at=at
-        )
+        assert await uow.users.get(actor.user_id) == replace(actor.user, updated_at=at)
     candidate = await storage.directory.find_login(actor.user.email)
     assert candidate is not None
     assert candidate.password_hash == "$argon2id$new-hash"
@@ -144,6 +142,9 @@ async def test_set_password_hash_never_changes_another_members_hash(storage: Sto
 
     async with storage.units(colleague.tenant_id, colleague.user_id) as uow:
         assert await uow.users.get(colleague.user_id) == colleague.user
+    candidate = await storage.directory.find_login(colleague.user.email)
+    assert candidate is not None
+    assert candidate.password_hash == colleague.password_hash
 
 
 # --- memberships --------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ async def test_find_login_gives_the_account_and_its_tenants_oldest_membership_fi
 
     candidate = await storage.directory.find_login(first.user.email)
 
-    assert candidate == LoginCandidate(first.user_id, first.user.password_hash, [second.id, first.tenant_id])
+    assert candidate == LoginCandidate(first.user_id, first.password_hash, [second.id, first.tenant_id])
 
 
 async def test_find_login_breaks_a_tie_between_memberships_by_tenant_id(storage: Storage):
@@ -295,14 +296,12 @@ async def test_find_login_breaks_a_tie_between_memberships_by_tenant_id(storage:
 
 async def test_find_login_of_an_account_without_tenants_lists_none(storage: Storage):
     now = utc_now()
-    loner = User(uuid4(), unique_email("loner"), "Loner", "$argon2id$loner", now, now)
+    loner = User(uuid4(), unique_email("loner"), "Loner", now, now)
     async with storage.units(uuid4(), loner.id) as uow:
-        await uow.users.add(loner)
+        await uow.users.add(loner, "$argon2id$loner")
         await uow.commit()
 
-    assert await storage.directory.find_login(loner.email) == LoginCandidate(
-        loner.id, loner.password_hash, []
-    )
+    assert await storage.directory.find_login(loner.email) == LoginCandidate(loner.id, "$argon2id$loner", [])
 
 
 async def test_find_login_of_an_unknown_email_is_none(storage: Storage):

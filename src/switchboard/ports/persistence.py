@@ -33,7 +33,7 @@ class TenantRepository(Protocol):
 
 
 class UserRepository(Protocol):
-    async def add(self, user: User) -> None:
+    async def add(self, user: User, password_hash: str) -> None:
         """Raises ``Conflict(code="email_taken")`` when the email already has an account."""
         ...
 
@@ -41,7 +41,9 @@ class UserRepository(Protocol):
         """A user visible from this tenant: the acting user, or a member of the tenant."""
         ...
 
-    async def set_password_hash(self, user_id: UUID, password_hash: str, at: datetime) -> None: ...
+    async def set_password_hash(self, user_id: UUID, password_hash: str, at: datetime) -> None:
+        """Change the acting user's own hash; a no-op for anyone else."""
+        ...
 
 
 class MembershipRepository(Protocol):

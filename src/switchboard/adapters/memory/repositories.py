@@ -49,13 +49,14 @@ class MemoryTenantRepository(_Scoped):
 
 
 class MemoryUserRepository(_Scoped):
-    async def add(self, user: User) -> None:
+    async def add(self, user: User, password_hash: str) -> None:
         if user.id != self._user_id:
             raise PermissionError("a user can only be created as the acting user")
         users = self._tx.read("users")
         if any(existing.email == user.email for existing in users.values()):
             raise Conflict("an account with this email already exists", code="email_taken")
         self._tx.insert("users", user.id, user)
+        self._tx.write("password_hashes")[user.id] = password_hash
 
     async def get(self, user_id: UUID) -> User | None:
         visible = user_id == self._user_id or (self._tenant_id, user_id) in self._tx.read("memberships")
@@ -64,7 +65,8 @@ class MemoryUserRepository(_Scoped):
     async def set_password_hash(self, user_id: UUID, password_hash: str, at: datetime) -> None:
         user = await self.get(user_id)
         if user is not None and user_id == self._user_id:
-            self._tx.write("users")[user_id] = replace(user, password_hash=password_hash, updated_at=at)
+            self._tx.write("users")[user_id] = replace(user, updated_at=at)
+            self._tx.write("password_hashes")[user_id] = password_hash
 
 
 class MemoryMembershipRepository(_Scoped):

@@ -12,7 +12,15 @@ from typing import Any
 
 from switchboard.ports.persistence import UnitOfWorkFinished
 
-TABLES = ("tenants", "users", "memberships", "refresh_tokens", "customers", "idempotency_keys")
+TABLES = (
+    "tenants",
+    "users",
+    "password_hashes",
+    "memberships",
+    "refresh_tokens",
+    "customers",
+    "idempotency_keys",
+)
 
 
 @dataclass

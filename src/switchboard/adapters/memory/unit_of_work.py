@@ -71,7 +71,8 @@ class MemoryIdentityDirectory:
             (m for m in tables["memberships"].values() if m.user_id == user.id),
             key=lambda m: (m.created_at, m.tenant_id),
         )
-        return LoginCandidate(user.id, user.password_hash, [m.tenant_id for m in memberships])
+        password_hash = tables["password_hashes"][user.id]
+        return LoginCandidate(user.id, password_hash, [m.tenant_id for m in memberships])
 
     async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
         for token in self._store.tables["refresh_tokens"].values():

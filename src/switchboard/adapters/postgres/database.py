@@ -61,6 +61,17 @@ def bootstrap_roles(conn: psycopg.Connection[Any], app_password: str | None) -> 
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if not exists:
             conn.execute(sql.SQL(f"CREATE ROLE {{}} {options}").format(sql.Identifier(role)))
+    # The owner hands the directory functions over to the directory role, which takes the right
+    # to SET ROLE to it (a CREATEROLE owner on PostgreSQL 16+ only has ADMIN on roles it made).
+    # Before 16, plain membership carries that right.
+    modern = conn.info.server_version >= 160000
+    owner_may_set = conn.execute(
+        "SELECT pg_has_role(current_user, %s, %s) OR rolsuper FROM pg_roles WHERE rolname = current_user",
+        (DIRECTORY_ROLE, "SET" if modern else "MEMBER"),
+    ).fetchone()
+    if owner_may_set is not None and not owner_may_set[0]:
+        grant = "GRANT {} TO CURRENT_USER" + (" WITH INHERIT FALSE, SET TRUE" if modern else "")
+        conn.execute(sql.SQL(grant).format(sql.Identifier(DIRECTORY_ROLE)))
     if app_password:
         conn.execute(
             sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(app_password))

@@ -102,7 +102,9 @@ class PostgresTenantRepository(_Repository):
 
 
 _USER_INSERT = compile_sql(insert(users))
-_USER_GET = compile_sql(select(users).where(users.c.id == bindparam("user_id")))
+# Every column but the password hash, which the application role may not read.
+_USER_COLUMNS = [column for column in users.columns if column.name != "password_hash"]
+_USER_GET = compile_sql(select(*_USER_COLUMNS).where(users.c.id == bindparam("user_id")))
 _USER_SET_PASSWORD = compile_sql(
     update(users)
     .where(users.c.id == bindparam("user_id"))
@@ -111,10 +113,10 @@ _USER_SET_PASSWORD = compile_sql(
 
 
 class PostgresUserRepository(_Repository):
-    async def add(self, user: User) -> None:
+    async def add(self, user: User, password_hash: str) -> None:
         try:
             async with self._conn.transaction():  # a savepoint: the failure stays contained
-                await self._conn.execute(_USER_INSERT, _values(user))
+                await self._conn.execute(_USER_INSERT, _values(user) | {"password_hash": password_hash})
         except UniqueViolation as error:
             raise Conflict("an account with this email already exists", code="email_taken") from error
 

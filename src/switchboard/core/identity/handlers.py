@@ -71,17 +71,10 @@ async def register(
     password_hash = await hasher.hash(cmd.password)
     now = clock.now()
     tenant = Tenant(id=uuid4(), name=fields["tenant_name"], created_at=now, updated_at=now)
-    user = User(
-        id=uuid4(),
-        email=fields["email"],
-        name=fields["name"],
-        password_hash=password_hash,
-        created_at=now,
-        updated_at=now,
-    )
+    user = User(id=uuid4(), email=fields["email"], name=fields["name"], created_at=now, updated_at=now)
     async with units(tenant.id, user.id) as uow:
         await uow.tenants.add(tenant)
-        await uow.users.add(user)
+        await uow.users.add(user, password_hash)
         await uow.memberships.add(Membership(tenant.id, user.id, Role.OWNER, now))
         principal = Principal(user.id, tenant.id, Role.OWNER)
         pair = await _start_session(uow, principal, access_tokens, clock)

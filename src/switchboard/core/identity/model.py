@@ -28,10 +28,11 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 @dataclass(frozen=True)
 class User:
+    """A person's account. The password hash is kept apart and read only by sign-in."""
+
     id: UUID
     email: str
     name: str
-    password_hash: str
     created_at: datetime
     updated_at: datetime
 

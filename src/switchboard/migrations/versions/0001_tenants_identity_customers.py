@@ -72,7 +72,8 @@ def upgrade() -> None:
     isolate_by_tenant("memberships")
 
     enable_rls("users")
-    grant_to_app("users", "SELECT, INSERT, UPDATE")
+    # Column grants: members of a tenant can see each other's accounts, never a password hash.
+    grant_to_app("users", "SELECT (id, email, name, created_at, updated_at), INSERT, UPDATE")
     # Visible to the person themself and to the tenants they belong to (the memberships subquery
     # is itself filtered to the current tenant); writable by the person only.
     op.execute(
@@ -187,14 +188,18 @@ def _create_directory() -> None:
         $$
         """
     )
+    # A new owner needs CREATE on the schema, for the moment of the hand-over only.
+    op.execute(f"GRANT CREATE ON SCHEMA public TO {DIRECTORY_ROLE}")
     for signature in ("directory_find_login(text)", "directory_find_refresh_token(text)"):
         op.execute(f"ALTER FUNCTION {signature} OWNER TO {DIRECTORY_ROLE}")
         op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_ROLE}")
+    op.execute(f"REVOKE CREATE ON SCHEMA public FROM {DIRECTORY_ROLE}")
 
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION directory_find_refresh_token(text)")
     op.execute("DROP FUNCTION directory_find_login(text)")
+    op.execute("DROP POLICY self_or_fellow_member ON users")  # it reads memberships
     for table in ("idempotency_keys", "customers", "refresh_tokens", "memberships", "users", "tenants"):
         op.drop_table(table)

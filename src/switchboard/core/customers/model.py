@@ -10,6 +10,7 @@ from uuid import UUID
 
 from switchboard.core.errors import InvalidInput, gather
 from switchboard.core.identity.model import normalize_email
+from switchboard.core.text import refuse_control_characters, single_line
 
 NAME_MAX = 200
 SEARCH_MAX = 100
@@ -47,12 +48,7 @@ def validated(fields: dict[str, str | None]) -> dict[str, str | None]:
 
 def _clean(name: str, value: str | None) -> str | None:
     if name == "name":
-        text = " ".join((value or "").split())
-        if not text:
-            raise InvalidInput.single("name", "must not be blank")
-        if len(text) > NAME_MAX:
-            raise InvalidInput.single("name", f"must be at most {NAME_MAX} characters")
-        return text
+        return single_line(value or "", "name", NAME_MAX)
     if value is None or not value.strip():
         return None
     if name == "email":
@@ -80,4 +76,5 @@ def clean_search(query: str | None) -> str | None:
     text = query.strip()
     if len(text) > SEARCH_MAX:
         raise InvalidInput.single("q", f"must be at most {SEARCH_MAX} characters")
+    refuse_control_characters(text, "q")
     return text

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from switchboard.core.errors import FieldError, InvalidInput
 from switchboard.core.tenancy.model import Role
+from switchboard.core.text import single_line
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 128
@@ -23,7 +24,8 @@ EMAIL_MAX = 254
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 
 # Deliberately loose: deliverability is proven by sending mail, not by a regular expression.
-_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No white space or control characters anywhere.
+_EMAIL_SHAPE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,7 @@ def normalize_email(email: str, field: str = "email") -> str:
 
 
 def clean_person_name(name: str, field: str = "name") -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned:
-        raise InvalidInput.single(field, "must not be blank")
-    if len(cleaned) > NAME_MAX:
-        raise InvalidInput.single(field, f"must be at most {NAME_MAX} characters")
-    return cleaned
+    return single_line(name, field, NAME_MAX)
 
 
 def check_new_password(password: str) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from switchboard.core.errors import InvalidInput
+from switchboard.core.text import single_line
 
 TENANT_NAME_MAX = 200
 
@@ -36,9 +36,4 @@ class Membership:
 
 
 def clean_tenant_name(name: str, field: str = "name") -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned:
-        raise InvalidInput.single(field, "must not be blank")
-    if len(cleaned) > TENANT_NAME_MAX:
-        raise InvalidInput.single(field, f"must be at most {TENANT_NAME_MAX} characters")
-    return cleaned
+    return single_line(name, field, TENANT_NAME_MAX)

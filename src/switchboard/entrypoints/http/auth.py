@@ -13,7 +13,12 @@ from switchboard.ports.security import AccessTokens
 
 @inject
 async def require_principal(access_tokens: AccessTokens = Provide[Container.access_tokens]) -> None:
-    """Blueprint guard: every route behind it needs a valid access token."""
+    """Blueprint guard: every route behind it needs a valid access token.
+
+    CORS preflight requests carry no credentials by design, so OPTIONS passes.
+    """
+    if request.method == "OPTIONS":
+        return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("send an access token as 'Authorization: Bearer <token>'")

@@ -8,7 +8,7 @@ from uuid import UUID
 from dependency_injector.wiring import Provide, inject
 from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint, Response
-from quart_schema import document_response, tag, validate_request
+from quart_schema import document_response, security_scheme_blueprint, tag, validate_request
 
 from switchboard.core.identity import handlers
 from switchboard.core.identity.model import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, TokenPair
@@ -26,6 +26,7 @@ from switchboard.ports.persistence import IdentityDirectory, UnitOfWorkFactory
 from switchboard.ports.security import AccessTokens, PasswordHasher
 
 blueprint = Blueprint("auth", __name__, url_prefix="/v1/auth")
+security_scheme_blueprint(blueprint, [])  # public: these routes are how a caller gets a token
 _REFRESH_TOKEN_MAX = 200
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from uuid import UUID, uuid4
 
 import pytest
 
 from switchboard.adapters.memory.store import MemoryStore
-from switchboard.adapters.memory.unit_of_work import MemoryIdentityDirectory, MemoryUnitOfWorkFactory
-from switchboard.adapters.postgres.unit_of_work import PostgresIdentityDirectory, PostgresUnitOfWorkFactory
+from switchboard.adapters.memory.unit_of_work import MemoryIdentityDirectory, MemoryUnitOfWork
+from switchboard.adapters.postgres.unit_of_work import PostgresIdentityDirectory, PostgresUnitOfWork
 from switchboard.core.customers.model import Customer
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.tenancy.model import Membership, Role, Tenant
@@ -142,6 +143,6 @@ def storage(request: pytest.FixtureRequest) -> Storage:
     """The adapter under test. A sync fixture, so the postgres pool is only made when needed."""
     if request.param == "memory":
         store = MemoryStore()
-        return Storage("memory", MemoryUnitOfWorkFactory(store), MemoryIdentityDirectory(store))
+        return Storage("memory", partial(MemoryUnitOfWork, store), MemoryIdentityDirectory(store))
     pool = request.getfixturevalue("app_pool")
-    return Storage("postgres", PostgresUnitOfWorkFactory(pool), PostgresIdentityDirectory(pool))
+    return Storage("postgres", partial(PostgresUnitOfWork, pool), PostgresIdentityDirectory(pool))

@@ -7,13 +7,15 @@ connection pool is created closed and opened by the app when it starts serving.
 
 from __future__ import annotations
 
+from functools import partial
+
 from dependency_injector import containers, providers
 
 from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.memory.store import MemoryStore
-from switchboard.adapters.memory.unit_of_work import MemoryIdentityDirectory, MemoryUnitOfWorkFactory
+from switchboard.adapters.memory.unit_of_work import MemoryIdentityDirectory, MemoryUnitOfWork
 from switchboard.adapters.postgres.database import app_conninfo, make_pool
-from switchboard.adapters.postgres.unit_of_work import PostgresIdentityDirectory, PostgresUnitOfWorkFactory
+from switchboard.adapters.postgres.unit_of_work import PostgresIdentityDirectory, PostgresUnitOfWork
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
 from switchboard.adapters.security.tokens import JwtAccessTokens
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
@@ -39,10 +41,11 @@ class Container(containers.DeclarativeContainer):
         size=config.database_pool_size,
     )
 
+    # A UnitOfWorkFactory: called with (tenant_id, user_id) for one unit of work.
     units = providers.Selector(
         config.storage,
-        memory=providers.Singleton(MemoryUnitOfWorkFactory, memory_store),
-        postgres=providers.Singleton(PostgresUnitOfWorkFactory, pool),
+        memory=providers.Singleton(partial, MemoryUnitOfWork, memory_store),
+        postgres=providers.Singleton(partial, PostgresUnitOfWork, pool),
     )
     directory = providers.Selector(
         config.storage,

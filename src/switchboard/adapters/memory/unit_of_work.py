@@ -50,14 +50,6 @@ class MemoryUnitOfWork:
         self._tx.rollback()
 
 
-class MemoryUnitOfWorkFactory:
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-
-    def __call__(self, tenant_id: UUID, user_id: UUID | None = None) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self._store, tenant_id, user_id)
-
-
 class MemoryIdentityDirectory:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store

@@ -76,14 +76,6 @@ class PostgresUnitOfWork:
         self._tx.finish()
 
 
-class PostgresUnitOfWorkFactory:
-    def __init__(self, pool: Pool) -> None:
-        self._pool = pool
-
-    def __call__(self, tenant_id: UUID, user_id: UUID | None = None) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self._pool, tenant_id, user_id)
-
-
 class PostgresIdentityDirectory:
     """Calls the SECURITY DEFINER ``directory_*`` functions: the only cross-tenant reads."""
 

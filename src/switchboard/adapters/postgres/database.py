@@ -114,13 +114,17 @@ def migrate(owner_url: str, app_password: str | None = None) -> None:
 
 
 def make_pool(conninfo: str, size: int) -> Pool:
-    """The application's pool; opened by the app at startup, not here."""
+    """The application's pool; opened by the app at startup, not here.
+
+    Connections are in autocommit mode: a unit of work opens its transaction itself, together
+    with the tenant scope, and single-statement reads (the directory) need no transaction.
+    """
     return AsyncConnectionPool(
         conninfo,
         min_size=size,
         max_size=size,
         open=False,
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        kwargs={"row_factory": dict_row, "autocommit": True},
         name="switchboard",
     )
 

@@ -6,7 +6,7 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.adapters.postgres.repositories import (
@@ -23,8 +23,10 @@ from switchboard.core.identity.model import LoginCandidate
 Pool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
 
 # Transaction-local (third argument true): the setting ends with the transaction, so a pooled
-# connection never carries one tenant's scope into the next request.
-_SET_SCOPE = "SELECT set_config('app.tenant_id', %s, true), set_config('app.user_id', %s, true)"
+# connection never carries one tenant's scope into the next request. BEGIN travels in the same
+# message (pool connections are in autocommit mode, so psycopg sends no BEGIN of its own): one
+# round trip instead of two. Several statements in one message need client-side binding.
+_BEGIN_IN_SCOPE = "BEGIN; SELECT set_config('app.tenant_id', %s, true), set_config('app.user_id', %s, true)"
 
 
 class PostgresUnitOfWork:
@@ -37,7 +39,8 @@ class PostgresUnitOfWork:
     async def __aenter__(self) -> Self:
         conn = await self._pool.getconn()
         try:
-            await conn.execute(_SET_SCOPE, (str(self._tenant_id), str(self._user_id or "")))
+            async with AsyncClientCursor(conn) as cursor:
+                await cursor.execute(_BEGIN_IN_SCOPE, (str(self._tenant_id), str(self._user_id or "")))
         except BaseException:
             await self._pool.putconn(conn)
             raise
@@ -62,7 +65,7 @@ class PostgresUnitOfWork:
             return
         self._tx.finish()
         try:
-            await conn.rollback()  # nothing to undo after a commit; everything otherwise
+            await conn.rollback()  # no round trip after a commit; undoes everything otherwise
         finally:
             await self._pool.putconn(conn)
 

@@ -114,3 +114,14 @@ def test_demo_fills_a_fresh_database_and_prints_credentials(data_dir):
     assert "@" in printed["email"]
     assert printed["password"].strip()
     assert not _postgres_running(data_dir)
+
+
+def test_serve_refuses_memory_storage_across_several_workers():
+    from click.testing import CliRunner
+
+    from switchboard.entrypoints.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--workers", "2"], env={"SWITCHBOARD_STORAGE": "memory"})
+
+    assert result.exit_code == 2
+    assert "memory storage lives in one process" in result.output

@@ -6,6 +6,8 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -40,19 +42,30 @@ def serve(
 ) -> None:
     """Run the HTTP API (with an embedded PostgreSQL unless SWITCHBOARD_DATABASE_URL is set)."""
     settings = _settings(host=host, port=port, workers=workers, server=server, data_dir=data_dir)
+    if settings.storage == "memory" and settings.workers > 1:
+        # Each worker process would hold a separate, diverging copy of the data.
+        raise click.UsageError("memory storage lives in one process: use --workers 1")
     settings.signing_key()  # create the shared key once, before the workers start
-    with prepared_database(settings) as owner_url, _MetricsDir() as metrics_dir:
+    with _database_for(settings) as owner_url, _MetricsDir() as metrics_dir:
         # Workers are fresh processes: they learn everything from the environment.
-        os.environ.update(
-            SWITCHBOARD_DATABASE_URL=owner_url,
-            SWITCHBOARD_DATA_DIR=str(settings.data_dir),
-            PROMETHEUS_MULTIPROC_DIR=metrics_dir,
-        )
+        os.environ.update(SWITCHBOARD_DATA_DIR=str(settings.data_dir), PROMETHEUS_MULTIPROC_DIR=metrics_dir)
+        if owner_url is not None:
+            os.environ["SWITCHBOARD_DATABASE_URL"] = owner_url
         click.echo(
             f"Switchboard listening on http://{settings.host}:{settings.port} "
-            f"({settings.workers} {settings.server} workers)"
+            f"({settings.workers} {settings.server} worker(s), {settings.storage} storage)"
         )
         _run_asgi(settings)
+
+
+@contextmanager
+def _database_for(settings: Settings) -> Iterator[str | None]:
+    """The migrated database's owner URL; none at all for memory storage."""
+    if settings.storage == "memory":
+        yield None
+        return
+    with prepared_database(settings) as owner_url:
+        yield owner_url
 
 
 def _run_asgi(settings: Settings) -> None:

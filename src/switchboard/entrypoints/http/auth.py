@@ -8,6 +8,7 @@ from quart import g, request
 from switchboard.core.errors import AuthenticationFailed
 from switchboard.core.identity.model import Principal
 from switchboard.entrypoints.container import Container
+from switchboard.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from switchboard.ports.security import AccessTokens
 
 
@@ -28,3 +29,9 @@ async def require_principal(access_tokens: AccessTokens = Provide[Container.acce
 def current_principal() -> Principal:
     principal: Principal = g.principal
     return principal
+
+
+def acting(units: UnitOfWorkFactory) -> tuple[Principal, UnitOfWork]:
+    """The caller, and a unit of work scoped to their tenant and acting as them."""
+    principal = current_principal()
+    return principal, units(principal.tenant_id, principal.user_id)

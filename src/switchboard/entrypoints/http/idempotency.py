@@ -13,13 +13,13 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, ParamSpec
+from typing import ParamSpec
 
 from dependency_injector.wiring import Provide, inject
 from quart import Response, request
 
 from switchboard.entrypoints.container import Container
-from switchboard.entrypoints.http.auth import current_principal
+from switchboard.entrypoints.http.auth import acting
 from switchboard.entrypoints.http.errors import ApiError
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWorkFactory
@@ -86,10 +86,10 @@ async def _claim(
     units: UnitOfWorkFactory = Provide[Container.units],
     clock: Clock = Provide[Container.clock],
 ) -> IdempotencyRecord | None:
-    principal = current_principal()
     now = clock.now()
     record = IdempotencyRecord(key, fingerprint, now, now + KEY_LIFETIME)
-    async with units(principal.tenant_id, principal.user_id) as uow:
+    _, unit_of_work = acting(units)
+    async with unit_of_work as uow:
         held = await uow.idempotency_keys.claim(record, stale_before=now - STALE_AFTER)
         await uow.commit()
     return held
@@ -98,10 +98,10 @@ async def _claim(
 @inject
 async def _settle(
     key: str, response: StoredResponse | None, units: UnitOfWorkFactory = Provide[Container.units]
-) -> Any:
+) -> None:
     """Keep the answer for replays, or free the key so the request can be tried again."""
-    principal = current_principal()
-    async with units(principal.tenant_id, principal.user_id) as uow:
+    _, unit_of_work = acting(units)
+    async with unit_of_work as uow:
         if response is None:
             await uow.idempotency_keys.release(key)
         else:

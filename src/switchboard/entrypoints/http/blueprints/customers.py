@@ -13,7 +13,7 @@ from switchboard.core.customers import handlers
 from switchboard.core.customers.model import NAME_MAX, SEARCH_MAX, Customer
 from switchboard.core.identity.model import EMAIL_MAX
 from switchboard.entrypoints.container import Container
-from switchboard.entrypoints.http.auth import current_principal, require_principal
+from switchboard.entrypoints.http.auth import acting, require_principal
 from switchboard.entrypoints.http.blueprints.schemas import (
     CustomerListOut,
     CustomerOut,
@@ -77,9 +77,8 @@ async def create_customer(
     clock: Clock = Provide[Container.clock],
 ) -> Response:
     """Create a customer. Honours Idempotency-Key."""
-    principal = current_principal()
     command = handlers.CreateCustomer(data.name, data.email, data.phone)
-    customer = await handlers.create_customer(command, principal, units(principal.tenant_id), clock)
+    customer = await handlers.create_customer(command, *acting(units), clock)
     return _customer_response(customer, status=201)
 
 
@@ -92,9 +91,8 @@ async def list_customers(
     query_args: CustomerListQuery, units: UnitOfWorkFactory = Provide[Container.units]
 ) -> Response:
     """List customers, newest first; ``q`` searches name, email and phone."""
-    principal = current_principal()
     command = handlers.ListCustomers(page_request(query_args), query_args.q)
-    page = await handlers.list_customers(command, principal, units(principal.tenant_id))
+    page = await handlers.list_customers(command, *acting(units))
     return list_response(page, render_customer, encode_cursor)
 
 
@@ -104,8 +102,7 @@ async def list_customers(
 @inject
 async def get_customer(customer_id: UUID, units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
     """Fetch one customer, with its ETag."""
-    principal = current_principal()
-    customer = await handlers.get_customer(customer_id, principal, units(principal.tenant_id))
+    customer = await handlers.get_customer(customer_id, *acting(units))
     return _customer_response(customer)
 
 
@@ -121,10 +118,9 @@ async def update_customer(
     clock: Clock = Provide[Container.clock],
 ) -> Response:
     """Change some fields of a customer. Honours If-Match."""
-    principal = current_principal()
     changes = data.model_dump(exclude_unset=True)
     command = handlers.UpdateCustomer(customer_id, changes, if_match_version())
-    customer = await handlers.update_customer(command, principal, units(principal.tenant_id), clock)
+    customer = await handlers.update_customer(command, *acting(units), clock)
     return _customer_response(customer)
 
 
@@ -133,7 +129,6 @@ async def update_customer(
 @inject
 async def delete_customer(customer_id: UUID, units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
     """Delete a customer. Honours If-Match."""
-    principal = current_principal()
     command = handlers.DeleteCustomer(customer_id, if_match_version())
-    await handlers.delete_customer(command, principal, units(principal.tenant_id))
+    await handlers.delete_customer(command, *acting(units))
     return Response(status=204)

@@ -11,7 +11,7 @@ from switchboard.core.identity.handlers import who_am_i
 from switchboard.core.tenancy import handlers
 from switchboard.core.tenancy.model import TENANT_NAME_MAX
 from switchboard.entrypoints.container import Container
-from switchboard.entrypoints.http.auth import current_principal, require_principal
+from switchboard.entrypoints.http.auth import acting, require_principal
 from switchboard.entrypoints.http.blueprints.schemas import (
     MeOut,
     TenantOut,
@@ -38,8 +38,7 @@ class TenantPatch(BaseModel):
 @inject
 async def me(units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
     """The signed-in user, the tenant the token is for, and the role held there."""
-    principal = current_principal()
-    found = await who_am_i(principal, units(principal.tenant_id, principal.user_id))
+    found = await who_am_i(*acting(units))
     return json_response(
         {
             "object": "me",
@@ -56,8 +55,7 @@ async def me(units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
 @inject
 async def get_tenant(units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
     """The tenant the token is for."""
-    principal = current_principal()
-    tenant = await handlers.get_tenant(principal, units(principal.tenant_id, principal.user_id))
+    tenant = await handlers.get_tenant(*acting(units))
     return json_response(render_tenant(tenant), headers={"ETag": etag(tenant.version)})
 
 
@@ -72,9 +70,6 @@ async def rename_tenant(
     clock: Clock = Provide[Container.clock],
 ) -> Response:
     """Rename the tenant (owners and admins). Honours If-Match."""
-    principal = current_principal()
     command = handlers.RenameTenant(data.name, if_match_version())
-    tenant = await handlers.rename_tenant(
-        command, principal, units(principal.tenant_id, principal.user_id), clock
-    )
+    tenant = await handlers.rename_tenant(command, *acting(units), clock)
     return json_response(render_tenant(tenant), headers={"ETag": etag(tenant.version)})

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from quart.typing import TestClientProtocol
 
 from switchboard.entrypoints.http.blueprints.auth import RegisteredOut, TokenOut
-from switchboard.entrypoints.http.blueprints.schemas import CustomerListOut, CustomerOut
+from switchboard.entrypoints.http.blueprints.schemas import CustomerListOut, CustomerOut, Problem
 
 PASSWORD = "correct horse battery staple"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "request_id"}
@@ -153,6 +153,7 @@ async def problem_of(response: Any) -> dict[str, Any]:
     assert body["status"] == response.status_code
     assert body["type"] == f"https://switchboard.dev/problems/{body['code']}"
     assert body["request_id"] == response.headers["X-Request-ID"]
+    Problem.model_validate(body)  # the shape /openapi.json documents for every error
     return body
 
 

@@ -190,3 +190,30 @@ async def test_docs_answers_200_with_html_that_loads_the_document(client):
     assert "<head>" in html
     assert "swagger-ui" in html
     assert 'url: "/openapi.json"' in html
+
+
+async def test_every_operation_documents_its_errors_as_problem_json(document):
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            errors = operation["responses"]["default"]["content"]["application/problem+json"]
+            assert errors["schema"] == {"$ref": "#/components/schemas/Problem"}, (method, path)
+    assert set(document["components"]["schemas"]["Problem"]["required"]) == {
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "code",
+        "request_id",
+    }
+
+
+async def test_operations_that_answer_without_a_body_document_a_204(document):
+    assert "204" in document["paths"]["/v1/customers/{customer_id}"]["delete"]["responses"]
+    assert "204" in document["paths"]["/v1/auth/logout"]["post"]["responses"]
+
+
+async def test_resource_ids_in_paths_are_documented_as_uuids(document):
+    (parameter,) = document["paths"]["/v1/customers/{customer_id}"]["get"]["parameters"]
+    assert parameter["name"] == "customer_id"
+    assert parameter["schema"] == {"type": "string", "format": "uuid"}

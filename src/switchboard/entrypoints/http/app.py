@@ -13,6 +13,7 @@ import switchboard
 from switchboard.entrypoints.container import Container, build_container
 from switchboard.entrypoints.http import errors, observability
 from switchboard.entrypoints.http.blueprints import auth, customers, health, tenant
+from switchboard.entrypoints.http.openapi import SwitchboardOpenAPI
 from switchboard.entrypoints.settings import Settings
 
 BLUEPRINTS = (health, auth, tenant, customers)
@@ -37,6 +38,7 @@ def create_app(container: Container | None = None) -> Quart:
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         security=[{"bearer": []}],
+        openapi_provider_class=SwitchboardOpenAPI,
     )
     app.json = _with_orjson_parsing(app)
     for module in BLUEPRINTS:

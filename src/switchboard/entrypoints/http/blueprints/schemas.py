@@ -17,6 +17,24 @@ from switchboard.core.identity.model import User
 from switchboard.core.tenancy.model import Role, Tenant
 
 
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error, as application/problem+json (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    request_id: str
+    errors: list[FieldProblem] | None = None
+
+
 class TenantOut(BaseModel):
     object: Literal["tenant"]
     id: UUID

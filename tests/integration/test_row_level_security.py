@@ -90,6 +90,17 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
         "created_at": _now(),
         "updated_at": _now(),
     },
+    "integrations": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "provider": "fake_email",
+        "capability": "email",
+        "enabled": False,  # disabled rows never meet the one-enabled-per-capability index
+        "sealed_config": b"sealed",
+        "secret_fields": [],
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
     "idempotency_keys": lambda tenant_id, _user_id: {
         "tenant_id": tenant_id,
         "key": secrets.token_hex(8),

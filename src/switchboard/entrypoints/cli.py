@@ -45,7 +45,8 @@ def serve(
     if settings.storage == "memory" and settings.workers > 1:
         # Each worker process would hold a separate, diverging copy of the data.
         raise click.UsageError("memory storage lives in one process: use --workers 1")
-    settings.signing_key()  # create the shared key once, before the workers start
+    settings.signing_key()  # create the shared keys once, before the workers start
+    settings.secret_keys()
     with _database_for(settings) as owner_url, _MetricsDir() as metrics_dir:
         # Workers are fresh processes: they learn everything from the environment.
         os.environ.update(SWITCHBOARD_DATA_DIR=str(settings.data_dir), PROMETHEUS_MULTIPROC_DIR=metrics_dir)

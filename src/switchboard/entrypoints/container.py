@@ -12,14 +12,18 @@ from functools import partial
 from dependency_injector import containers, providers
 
 from switchboard.adapters.clock import SystemClock
+from switchboard.adapters.email.console import ConsoleEmailSender
 from switchboard.adapters.memory.store import MemoryStore
 from switchboard.adapters.memory.unit_of_work import MemoryIdentityDirectory, MemoryUnitOfWork
 from switchboard.adapters.postgres.database import app_conninfo, make_pool
 from switchboard.adapters.postgres.unit_of_work import PostgresIdentityDirectory, PostgresUnitOfWork
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
+from switchboard.adapters.security.secret_box import FernetSecretBox
 from switchboard.adapters.security.tokens import JwtAccessTokens
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
+from switchboard.plugins.manager import build_plugin_catalog
+from switchboard.plugins.registry import PluginProviderRegistry
 
 
 class Container(containers.DeclarativeContainer):
@@ -51,6 +55,14 @@ class Container(containers.DeclarativeContainer):
         config.storage,
         memory=providers.Singleton(MemoryIdentityDirectory, memory_store),
         postgres=providers.Singleton(PostgresIdentityDirectory, pool),
+    )
+
+    plugins = providers.Singleton(build_plugin_catalog)
+    secret_box = providers.Singleton(
+        FernetSecretBox, keys=providers.Callable(lambda s: s.secret_keys(), settings)
+    )
+    provider_registry = providers.Singleton(
+        PluginProviderRegistry, units, plugins, secret_box, providers.Singleton(ConsoleEmailSender)
     )
 
     readiness = providers.Selector(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.adapters.postgres.embedded import default_data_dir
 
 SIGNING_KEY_FILE = "token-signing-key"
+ENCRYPTION_KEY_FILE = "encryption-key"
 
 
 class Settings(BaseSettings):
@@ -33,6 +36,9 @@ class Settings(BaseSettings):
 
     # At least 32 bytes. Unset: a random key kept in the data directory, shared by the workers.
     token_signing_key: SecretStr | None = None
+    # Fernet keys, comma-separated; the first seals, any opens (rotate by putting a new key
+    # first). Unset: one generated key kept in the data directory.
+    encryption_keys: SecretStr | None = None
     access_token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -42,16 +48,28 @@ class Settings(BaseSettings):
             return self.token_signing_key.get_secret_value()
         return load_or_create_signing_key(self.data_dir)
 
+    def secret_keys(self) -> list[str]:
+        if self.encryption_keys is not None:
+            return [key.strip() for key in self.encryption_keys.get_secret_value().split(",") if key.strip()]
+        return [_load_or_create(self.data_dir / ENCRYPTION_KEY_FILE, lambda: Fernet.generate_key().decode())]
+
     def app_password(self) -> str | None:
         return self.database_app_password.get_secret_value() if self.database_app_password else None
 
 
 def load_or_create_signing_key(data_dir: Path) -> str:
-    """A key generated once and kept (mode 0600) so restarts keep sessions valid."""
-    path = data_dir / SIGNING_KEY_FILE
+    """A key generated once and kept, so restarts keep sessions valid."""
+    return _load_or_create(data_dir / SIGNING_KEY_FILE, lambda: secrets.token_urlsafe(48))
+
+
+def _load_or_create(path: Path, generate: Callable[[], str]) -> str:
+    """Read a key file, first writing a new key (mode 0600) if there is none."""
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_text().strip()
         with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(48))
+            file.write(generate())
     return path.read_text().strip()

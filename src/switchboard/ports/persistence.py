@@ -15,6 +15,7 @@ from uuid import UUID
 
 from switchboard.core.customers.model import Customer
 from switchboard.core.identity.model import LoginCandidate, RefreshToken, User
+from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.tenancy.model import Membership, Tenant
 
@@ -85,6 +86,26 @@ class CustomerRepository(Protocol):
     async def delete(self, customer_id: UUID) -> bool: ...
 
 
+class IntegrationRepository(Protocol):
+    async def add(self, integration: Integration) -> None:
+        """Raises ``Conflict(code="capability_taken")`` when another enabled integration of the
+        tenant already serves the same capability."""
+        ...
+
+    async def get(self, integration_id: UUID, *, for_update: bool = False) -> Integration | None: ...
+
+    async def list(self, page: PageRequest) -> Page[Integration]: ...
+
+    async def enabled_for(self, capability: Capability) -> Integration | None: ...
+
+    async def update(self, integration: Integration, expected_version: int) -> bool:
+        """Store enabled, sealed_config, secret_fields, updated_at and version if the stored
+        version is still ``expected_version``; same conflict as ``add``."""
+        ...
+
+    async def delete(self, integration_id: UUID) -> bool: ...
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     status: int
@@ -133,6 +154,7 @@ class UnitOfWork(Protocol):
     memberships: MembershipRepository
     refresh_tokens: RefreshTokenRepository
     customers: CustomerRepository
+    integrations: IntegrationRepository
     idempotency_keys: IdempotencyRepository
 
     async def __aenter__(self) -> Self: ...

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from switchboard.adapters.memory.store import Transaction
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
 from switchboard.core.identity.model import RefreshToken, User
+from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.tenancy.model import Membership, Tenant
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
@@ -126,11 +128,7 @@ class MemoryCustomerRepository(_Scoped):
         if search:
             needle = search.lower()
             rows = [c for c in rows if any(needle in (v or "").lower() for v in (c.name, c.email, c.phone))]
-        rows.sort(key=lambda c: (c.created_at, c.id), reverse=True)
-        if page.after is not None:
-            after = (page.after.created_at, page.after.id)
-            rows = [c for c in rows if (c.created_at, c.id) < after]
-        return page_from_overfetch(rows[: page.limit + 1], page.limit, _position)
+        return _newest_first(rows, page)
 
     async def update(self, customer: Customer, expected_version: int) -> bool:
         current = await self.get(customer.id)
@@ -170,5 +168,66 @@ class MemoryIdempotencyRepository(_Scoped):
         self._tx.write("idempotency_keys").pop((self._tenant_id, key), None)
 
 
-def _position(customer: Customer) -> Position:
-    return Position(customer.created_at, customer.id)
+class MemoryIntegrationRepository(_Scoped):
+    async def add(self, integration: Integration) -> None:
+        self._check_own_tenant(integration.tenant_id)
+        self._check_capability_free(integration)
+        self._tx.insert("integrations", (integration.tenant_id, integration.id), integration)
+
+    async def get(self, integration_id: UUID, *, for_update: bool = False) -> Integration | None:
+        return self._tx.read("integrations").get((self._tenant_id, integration_id))
+
+    async def list(self, page: PageRequest) -> Page[Integration]:
+        return _newest_first(self._own(), page)
+
+    async def enabled_for(self, capability: Capability) -> Integration | None:
+        return self._enabled_for(capability)
+
+    async def update(self, integration: Integration, expected_version: int) -> bool:
+        current = await self.get(integration.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._check_capability_free(integration)
+        self._tx.write("integrations")[(self._tenant_id, integration.id)] = replace(
+            current,
+            enabled=integration.enabled,
+            sealed_config=integration.sealed_config,
+            secret_fields=integration.secret_fields,
+            updated_at=integration.updated_at,
+            version=integration.version,
+        )
+        return True
+
+    async def delete(self, integration_id: UUID) -> bool:
+        return self._tx.write("integrations").pop((self._tenant_id, integration_id), None) is not None
+
+    def _own(self) -> list[Integration]:
+        return [i for (tid, _), i in self._tx.read("integrations").items() if tid == self._tenant_id]
+
+    def _check_capability_free(self, integration: Integration) -> None:
+        """What the partial unique index refuses on PostgreSQL."""
+        holder = self._enabled_for(integration.capability)
+        if integration.enabled and holder is not None and holder.id != integration.id:
+            raise Conflict(
+                "another enabled integration already serves this capability", code="capability_taken"
+            )
+
+    def _enabled_for(self, capability: Capability) -> Integration | None:
+        return next((i for i in self._own() if i.enabled and i.capability == capability), None)
+
+
+class _Dated(Protocol):
+    created_at: datetime
+    id: UUID
+
+
+D = TypeVar("D", bound=_Dated)
+
+
+def _newest_first(rows: list[D], page: PageRequest) -> Page[D]:
+    """The same keyset order and paging as the PostgreSQL adapter's ``newest_first``."""
+    rows = sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)
+    if page.after is not None:
+        after = (page.after.created_at, page.after.id)
+        rows = [r for r in rows if (r.created_at, r.id) < after]
+    return page_from_overfetch(rows[: page.limit + 1], page.limit, lambda r: Position(r.created_at, r.id))

@@ -19,6 +19,7 @@ TABLES = (
     "memberships",
     "refresh_tokens",
     "customers",
+    "integrations",
     "idempotency_keys",
 )
 

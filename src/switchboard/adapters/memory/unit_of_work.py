@@ -7,6 +7,7 @@ from uuid import UUID
 from switchboard.adapters.memory.repositories import (
     MemoryCustomerRepository,
     MemoryIdempotencyRepository,
+    MemoryIntegrationRepository,
     MemoryMembershipRepository,
     MemoryRefreshTokenRepository,
     MemoryTenantRepository,
@@ -26,6 +27,7 @@ class MemoryUnitOfWork:
         self.memberships = MemoryMembershipRepository(*scope)
         self.refresh_tokens = MemoryRefreshTokenRepository(*scope)
         self.customers = MemoryCustomerRepository(*scope)
+        self.integrations = MemoryIntegrationRepository(*scope)
         self.idempotency_keys = MemoryIdempotencyRepository(*scope)
 
     async def __aenter__(self) -> Self:

@@ -7,21 +7,23 @@ Row-level security already confines every statement to the transaction's tenant;
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
-from sqlalchemy import and_, bindparam, delete, insert, null, or_, select, tuple_, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, insert, null, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.statements import compile_sql
 from switchboard.adapters.postgres.tables import (
     customers,
     idempotency_keys,
+    integrations,
     memberships,
     refresh_tokens,
     tenants,
@@ -30,11 +32,13 @@ from switchboard.adapters.postgres.tables import (
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
 from switchboard.core.identity.model import RefreshToken, User
+from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.tenancy.model import Membership, Role, Tenant
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWorkFinished
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 def _values(record: object) -> Row:
@@ -77,6 +81,28 @@ class _Repository:
     async def _count(self, sql: str, params: Row) -> int:
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
+
+    async def _page(self, sql: str, params: Row, page: PageRequest, make: Callable[[Row], T]) -> Page[T]:
+        """Run a ``newest_first`` statement for one page: ``limit + 1`` rows tell if more exist."""
+        params = params | {"tenant_id": self._tenant_id, "limit": page.limit + 1}
+        if page.after is not None:
+            params |= {"after_created_at": page.after.created_at, "after_id": page.after.id}
+        rows = [make(row) for row in await self._all(sql, params)]
+        return page_from_overfetch(rows, page.limit, lambda item: Position(item.created_at, item.id))  # type: ignore[attr-defined]
+
+
+def newest_first(table: Table, after: bool) -> Select[Any]:
+    """A tenant's rows newest first, from after a keyset position when ``after``."""
+    statement = (
+        select(table)
+        .where(table.c.tenant_id == bindparam("tenant_id"))
+        .order_by(table.c.created_at.desc(), table.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+    if after:
+        position = tuple_(table.c.created_at, table.c.id)
+        statement = statement.where(position < tuple_(bindparam("after_created_at"), bindparam("after_id")))
+    return statement
 
 
 _TENANT_INSERT = compile_sql(insert(tenants))
@@ -211,15 +237,7 @@ _CUSTOMER_DELETE = compile_sql(delete(customers).where(_THIS_CUSTOMER))
 
 @cache
 def _customer_list_sql(after: bool, search: bool) -> str:
-    statement = (
-        select(customers)
-        .where(customers.c.tenant_id == bindparam("tenant_id"))
-        .order_by(customers.c.created_at.desc(), customers.c.id.desc())
-        .limit(bindparam("limit"))
-    )
-    if after:
-        position = tuple_(customers.c.created_at, customers.c.id)
-        statement = statement.where(position < tuple_(bindparam("after_created_at"), bindparam("after_id")))
+    statement = newest_first(customers, after)
     if search:
         pattern = bindparam("pattern")
         statement = statement.where(
@@ -252,15 +270,9 @@ class PostgresCustomerRepository(_Repository):
         return Customer(**row) if row else None
 
     async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
-        params: Row = {"tenant_id": self._tenant_id, "limit": page.limit + 1}
-        if page.after is not None:
-            params["after_created_at"] = page.after.created_at
-            params["after_id"] = page.after.id
-        if search:
-            params["pattern"] = _like_pattern(search)
+        params: Row = {"pattern": _like_pattern(search)} if search else {}
         sql = _customer_list_sql(page.after is not None, bool(search))
-        rows = [Customer(**row) for row in await self._all(sql, params)]
-        return page_from_overfetch(rows, page.limit, lambda c: Position(c.created_at, c.id))
+        return await self._page(sql, params, page, lambda row: Customer(**row))
 
     async def update(self, customer: Customer, expected_version: int) -> bool:
         params = _values(customer) | {"expected_version": expected_version}
@@ -268,6 +280,83 @@ class PostgresCustomerRepository(_Repository):
 
     async def delete(self, customer_id: UUID) -> bool:
         return await self._count(_CUSTOMER_DELETE, {"tenant_id": self._tenant_id, "id": customer_id}) == 1
+
+
+_THIS_INTEGRATION = and_(
+    integrations.c.tenant_id == bindparam("tenant_id"), integrations.c.id == bindparam("id")
+)
+_INTEGRATION_INSERT = compile_sql(insert(integrations))
+_INTEGRATION_GET = compile_sql(select(integrations).where(_THIS_INTEGRATION))
+_INTEGRATION_GET_FOR_UPDATE = compile_sql(select(integrations).where(_THIS_INTEGRATION).with_for_update())
+_INTEGRATION_PAGE = {after: compile_sql(newest_first(integrations, after)) for after in (False, True)}
+_INTEGRATION_ENABLED_FOR = compile_sql(
+    select(integrations).where(
+        integrations.c.tenant_id == bindparam("tenant_id"),
+        integrations.c.capability == bindparam("capability"),
+        integrations.c.enabled,
+    )
+)
+_INTEGRATION_UPDATE = compile_sql(
+    update(integrations)
+    .where(_THIS_INTEGRATION, integrations.c.version == bindparam("expected_version"))
+    .values(
+        enabled=bindparam("enabled"),
+        sealed_config=bindparam("sealed_config"),
+        secret_fields=bindparam("secret_fields"),
+        updated_at=bindparam("updated_at"),
+        version=bindparam("version"),
+    )
+)
+_INTEGRATION_DELETE = compile_sql(delete(integrations).where(_THIS_INTEGRATION))
+_CAPABILITY_TAKEN = "another enabled integration already serves this capability"
+
+
+def _integration(row: Row) -> Integration:
+    return Integration(
+        **(row | {"capability": Capability(row["capability"]), "secret_fields": tuple(row["secret_fields"])})
+    )
+
+
+def _integration_values(integration: Integration) -> Row:
+    values = _values(integration)
+    return values | {
+        "capability": integration.capability.value,
+        "secret_fields": list(integration.secret_fields),
+    }
+
+
+class PostgresIntegrationRepository(_Repository):
+    async def add(self, integration: Integration) -> None:
+        await self._guarded(_INTEGRATION_INSERT, _integration_values(integration))
+
+    async def get(self, integration_id: UUID, *, for_update: bool = False) -> Integration | None:
+        sql = _INTEGRATION_GET_FOR_UPDATE if for_update else _INTEGRATION_GET
+        row = await self._one(sql, {"tenant_id": self._tenant_id, "id": integration_id})
+        return _integration(row) if row else None
+
+    async def list(self, page: PageRequest) -> Page[Integration]:
+        return await self._page(_INTEGRATION_PAGE[page.after is not None], {}, page, _integration)
+
+    async def enabled_for(self, capability: Capability) -> Integration | None:
+        params = {"tenant_id": self._tenant_id, "capability": capability.value}
+        row = await self._one(_INTEGRATION_ENABLED_FOR, params)
+        return _integration(row) if row else None
+
+    async def update(self, integration: Integration, expected_version: int) -> bool:
+        params = _integration_values(integration) | {"expected_version": expected_version}
+        return await self._guarded(_INTEGRATION_UPDATE, params) == 1
+
+    async def delete(self, integration_id: UUID) -> bool:
+        params = {"tenant_id": self._tenant_id, "id": integration_id}
+        return await self._count(_INTEGRATION_DELETE, params) == 1
+
+    async def _guarded(self, sql: str, params: Row) -> int:
+        """Run a write that the one-enabled-per-capability index may refuse (a race lost)."""
+        try:
+            async with self._conn.transaction():  # a savepoint: the failure stays contained
+                return await self._count(sql, params)
+        except UniqueViolation as error:
+            raise Conflict(_CAPABILITY_TAKEN, code="capability_taken") from error
 
 
 _KEY_MATCHES = and_(

@@ -7,6 +7,7 @@ tenant-owned table leads its primary key, unique constraints and foreign keys wi
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData()
 
@@ -106,6 +107,31 @@ customers = Table(
     Index("customers_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
 )
 
+# A tenant's connection to a provider; at most one enabled per capability.
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("capability", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("sealed_config", LargeBinary, nullable=False),
+    Column("secret_fields", ARRAY(Text), nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    Index(
+        "integrations_one_enabled_per_capability",
+        "tenant_id",
+        "capability",
+        unique=True,
+        postgresql_where=text("enabled"),
+    ),
+    Index("integrations_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+)
+
 # Responses to POSTs carrying an Idempotency-Key, replayed for a retry within 24 hours.
 idempotency_keys = Table(
     "idempotency_keys",
@@ -122,4 +148,4 @@ idempotency_keys = Table(
     Index("idempotency_keys_expiry_idx", "expires_at"),
 )
 
-TENANT_TABLES = ("memberships", "refresh_tokens", "customers", "idempotency_keys")
+TENANT_TABLES = ("memberships", "refresh_tokens", "customers", "integrations", "idempotency_keys")

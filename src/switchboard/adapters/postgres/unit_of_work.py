@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from switchboard.adapters.postgres.repositories import (
     PostgresCustomerRepository,
     PostgresIdempotencyRepository,
+    PostgresIntegrationRepository,
     PostgresMembershipRepository,
     PostgresRefreshTokenRepository,
     PostgresTenantRepository,
@@ -51,6 +52,7 @@ class PostgresUnitOfWork:
         self.memberships = PostgresMembershipRepository(tx, self._tenant_id)
         self.refresh_tokens = PostgresRefreshTokenRepository(tx, self._tenant_id)
         self.customers = PostgresCustomerRepository(tx, self._tenant_id)
+        self.integrations = PostgresIntegrationRepository(tx, self._tenant_id)
         self.idempotency_keys = PostgresIdempotencyRepository(tx, self._tenant_id)
         return self
 

@@ -13,6 +13,7 @@ class Action(StrEnum):
     TENANT_UPDATE = "tenant:update"
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
+    INTEGRATIONS_MANAGE = "integrations:manage"
 
 
 _EVERYONE = frozenset(Role)
@@ -23,6 +24,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.TENANT_UPDATE: _MANAGERS,
     Action.CUSTOMERS_READ: _EVERYONE,
     Action.CUSTOMERS_WRITE: _EVERYONE,
+    # Even masked, provider settings are for the people who run the account.
+    Action.INTEGRATIONS_MANAGE: _MANAGERS,
 }
 
 

@@ -12,11 +12,11 @@ from quart_schema import Info, QuartSchema
 import switchboard
 from switchboard.entrypoints.container import Container, build_container
 from switchboard.entrypoints.http import errors, observability
-from switchboard.entrypoints.http.blueprints import auth, customers, health, tenant
+from switchboard.entrypoints.http.blueprints import auth, customers, health, integrations, tenant
 from switchboard.entrypoints.http.openapi import SwitchboardOpenAPI
 from switchboard.entrypoints.settings import Settings
 
-BLUEPRINTS = (health, auth, tenant, customers)
+BLUEPRINTS = (health, auth, tenant, customers, integrations)
 
 
 def create_app(container: Container | None = None) -> Quart:

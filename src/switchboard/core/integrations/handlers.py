@@ -1,0 +1,175 @@
+"""Connecting, changing and removing a tenant's providers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+from switchboard.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from switchboard.core.identity.model import Principal
+from switchboard.core.integrations.model import Integration, merge_config, preview
+from switchboard.core.pagination import Page, PageRequest
+from switchboard.core.tenancy.permissions import Action, require
+
+if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
+    from switchboard.ports.clock import Clock
+    from switchboard.ports.persistence import UnitOfWork
+    from switchboard.ports.providers import ProviderCatalog, SecretBox
+
+INTEGRATION_NOT_FOUND = "no integration with this id"
+
+
+@dataclass(frozen=True)
+class ConnectProvider:
+    provider: str
+    config: dict[str, Any]
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class UpdateIntegration:
+    integration_id: UUID
+    config: dict[str, Any] | None = None  # only the fields sent; secrets not sent are kept
+    enabled: bool | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class IntegrationView:
+    """An integration as its tenant may see it: every secret masked."""
+
+    integration: Integration
+    config: dict[str, Any]
+
+
+async def connect_provider(
+    cmd: ConnectProvider,
+    principal: Principal,
+    uow: UnitOfWork,
+    catalog: ProviderCatalog,
+    box: SecretBox,
+    clock: Clock,
+) -> IntegrationView:
+    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    description = catalog.describe(cmd.provider)
+    if description is None:
+        raise InvalidInput.single("provider", "no installed plugin offers this provider")
+    validated = catalog.validate_config(cmd.provider, cmd.config)
+    now = clock.now()
+    integration = Integration(
+        id=uuid4(),
+        tenant_id=principal.tenant_id,
+        provider=description.slug,
+        capability=description.capability,
+        enabled=cmd.enabled,
+        sealed_config=_seal(box, validated.values),
+        secret_fields=tuple(sorted(validated.secret_fields)),
+        created_at=now,
+        updated_at=now,
+    )
+    async with uow:
+        if integration.enabled:
+            await _check_capability_free(uow, integration)
+        await uow.integrations.add(integration)
+        await uow.commit()
+    return IntegrationView(integration, preview(validated.values, validated.secret_fields))
+
+
+async def list_integrations(
+    page: PageRequest, principal: Principal, uow: UnitOfWork, box: SecretBox
+) -> Page[IntegrationView]:
+    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    async with uow:
+        found = await uow.integrations.list(page)
+    return Page([view_of(i, box) for i in found.items], found.next_position)
+
+
+async def get_integration(
+    integration_id: UUID, principal: Principal, uow: UnitOfWork, box: SecretBox
+) -> IntegrationView:
+    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    async with uow:
+        integration = await uow.integrations.get(integration_id)
+    if integration is None:
+        raise NotFound(INTEGRATION_NOT_FOUND)
+    return view_of(integration, box)
+
+
+async def update_integration(
+    cmd: UpdateIntegration,
+    principal: Principal,
+    uow: UnitOfWork,
+    catalog: ProviderCatalog,
+    box: SecretBox,
+    clock: Clock,
+) -> IntegrationView:
+    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    async with uow:
+        current = await uow.integrations.get(cmd.integration_id, for_update=True)
+        if current is None:
+            raise NotFound(INTEGRATION_NOT_FOUND)
+        if cmd.if_match is not None and cmd.if_match != current.version:
+            raise PreconditionFailed("the integration changed since it was read")
+        config = _open(box, current)
+        if cmd.config is not None:
+            validated = catalog.validate_config(current.provider, merge_config(config, cmd.config))
+            config, secret_fields = validated.values, tuple(sorted(validated.secret_fields))
+        else:
+            secret_fields = current.secret_fields
+        updated = replace(
+            current,
+            enabled=current.enabled if cmd.enabled is None else cmd.enabled,
+            sealed_config=_seal(box, config),
+            secret_fields=secret_fields,
+            updated_at=clock.now(),
+            version=current.version + 1,
+        )
+        if updated.enabled and not current.enabled:
+            await _check_capability_free(uow, updated)
+        if not await uow.integrations.update(updated, expected_version=current.version):
+            raise PreconditionFailed("the integration changed while it was being updated")
+        await uow.commit()
+    return IntegrationView(updated, preview(config, secret_fields))
+
+
+async def delete_integration(
+    integration_id: UUID, if_match: int | None, principal: Principal, uow: UnitOfWork
+) -> None:
+    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    async with uow:
+        current = await uow.integrations.get(integration_id, for_update=True)
+        if current is None:
+            raise NotFound(INTEGRATION_NOT_FOUND)
+        if if_match is not None and if_match != current.version:
+            raise PreconditionFailed("the integration changed since it was read")
+        await uow.integrations.delete(integration_id)
+        await uow.commit()
+
+
+def view_of(integration: Integration, box: SecretBox) -> IntegrationView:
+    return IntegrationView(integration, preview(_open(box, integration), integration.secret_fields))
+
+
+def open_config(integration: Integration, box: SecretBox) -> dict[str, Any]:
+    """The configuration in clear, for building the provider's adapter; never for display."""
+    return _open(box, integration)
+
+
+async def _check_capability_free(uow: UnitOfWork, integration: Integration) -> None:
+    holder = await uow.integrations.enabled_for(integration.capability)
+    if holder is not None and holder.id != integration.id:
+        raise Conflict(
+            f"{holder.provider} already serves {integration.capability}; disable it first",
+            code="capability_taken",
+        )
+
+
+def _seal(box: SecretBox, config: dict[str, Any]) -> bytes:
+    return box.seal(json.dumps(config, separators=(",", ":")).encode())
+
+
+def _open(box: SecretBox, integration: Integration) -> dict[str, Any]:
+    opened: dict[str, Any] = json.loads(box.open(integration.sealed_config))
+    return opened

@@ -1,0 +1,47 @@
+"""The ProviderRegistry: a tenant's enabled provider for a capability, built fresh each time."""
+
+from __future__ import annotations
+
+from typing import cast
+from uuid import UUID
+
+from switchboard.core.errors import Conflict
+from switchboard.core.integrations.handlers import open_config
+from switchboard.core.integrations.model import Capability
+from switchboard.plugins.manager import PluginCatalog
+from switchboard.ports.persistence import UnitOfWorkFactory
+from switchboard.ports.providers import EmailSender, PaymentsPort, SecretBox, SmsSender
+
+
+class PluginProviderRegistry:
+    def __init__(
+        self, units: UnitOfWorkFactory, catalog: PluginCatalog, box: SecretBox, default_email: EmailSender
+    ) -> None:
+        self._units = units
+        self._catalog = catalog
+        self._box = box
+        self._default_email = default_email
+
+    async def email_for(self, tenant_id: UUID) -> EmailSender:
+        adapter = await self._adapter(tenant_id, Capability.EMAIL)
+        return cast(EmailSender, adapter) if adapter is not None else self._default_email
+
+    async def sms_for(self, tenant_id: UUID) -> SmsSender:
+        return cast(SmsSender, await self._required(tenant_id, Capability.SMS))
+
+    async def payments_for(self, tenant_id: UUID) -> PaymentsPort:
+        return cast(PaymentsPort, await self._required(tenant_id, Capability.PAYMENTS))
+
+    async def _required(self, tenant_id: UUID, capability: Capability) -> object:
+        adapter = await self._adapter(tenant_id, capability)
+        if adapter is None:
+            raise Conflict(f"no {capability} provider is connected", code="provider_not_connected")
+        return adapter
+
+    async def _adapter(self, tenant_id: UUID, capability: Capability) -> object | None:
+        async with self._units(tenant_id) as uow:
+            integration = await uow.integrations.enabled_for(capability)
+        if integration is None or self._catalog.describe(integration.provider) is None:
+            return None
+        # A new adapter from this tenant's own configuration: nothing is shared between tenants.
+        return self._catalog.build(integration.provider, open_config(integration, self._box))

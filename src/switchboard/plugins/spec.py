@@ -1,0 +1,45 @@
+"""What a plugin declares about one provider it offers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, get_args
+
+from pydantic import BaseModel, SecretStr
+
+from switchboard.core.integrations.model import Capability
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider: what it is called, what it does, how it is configured, how it is built.
+
+    ``config_model`` validates a tenant's configuration (declare secrets as ``SecretStr``: they
+    are encrypted at rest like everything else, and never shown back in full). ``build`` receives
+    one validated configuration and returns a new adapter for the capability's port; it is called
+    afresh for each use, so an adapter never carries one tenant's secrets into another's work.
+    """
+
+    slug: str
+    capability: Capability
+    name: str
+    config_model: type[BaseModel]
+    build: Callable[[Any], object]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not _SLUG.match(self.slug):
+            raise ValueError(f"provider slug {self.slug!r}: lower case letters, digits and _, 2-40 long")
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        """Fields typed ``SecretStr`` (or ``SecretStr | None``)."""
+        return frozenset(
+            name
+            for name, field in self.config_model.model_fields.items()
+            if field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+        )

@@ -1,0 +1,116 @@
+"""Outside providers, in Switchboard's words.
+
+A capability is something a tenant gets from a provider (email, SMS, payments, ...). Each has a
+port here; a plugin supplies adapters for the capabilities it covers, and a tenant's integration
+picks which provider serves each capability for that tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID
+
+from switchboard.core.integrations.model import Capability
+
+__all__ = ["Capability"]
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    template_id: str | None = None
+    template_data: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str  # E.164
+    body: str
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentIntentRequest:
+    amount: int  # minor units
+    currency: str  # ISO 4217, upper case
+    description: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    provider_id: str
+    amount: int
+    currency: str
+    status: str
+    client_secret: str | None = None
+
+
+class EmailSender(Protocol):
+    async def send_email(self, message: EmailMessage) -> str:
+        """Send; return the provider's id for the message."""
+        ...
+
+
+class SmsSender(Protocol):
+    async def send_sms(self, message: SmsMessage) -> str:
+        """Send; return the provider's id for the message."""
+        ...
+
+
+class PaymentsPort(Protocol):
+    async def create_payment_intent(self, request: PaymentIntentRequest) -> PaymentIntent: ...
+
+
+@dataclass(frozen=True)
+class ProviderDescription:
+    slug: str
+    capability: Capability
+    name: str
+    plugin: str
+
+
+@dataclass(frozen=True)
+class ValidatedConfig:
+    """A provider configuration its plugin accepted, with the names of its secret fields."""
+
+    values: dict[str, Any]
+    secret_fields: frozenset[str]
+
+
+class ProviderCatalog(Protocol):
+    """What the installed plugins offer."""
+
+    def describe(self, slug: str) -> ProviderDescription | None: ...
+
+    def all(self) -> list[ProviderDescription]: ...
+
+    def validate_config(self, slug: str, config: dict[str, Any]) -> ValidatedConfig:
+        """The plugin's own checks; raises ``InvalidInput`` naming ``config.<field>``."""
+        ...
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption for credentials at rest, with rotatable keys."""
+
+    def seal(self, plaintext: bytes) -> bytes: ...
+
+    def open(self, sealed: bytes) -> bytes:
+        """Decrypt with whichever configured key sealed it; raises ValueError if none did."""
+        ...
+
+
+class ProviderRegistry(Protocol):
+    """The tenant's enabled provider for a capability, as a fresh adapter of its own."""
+
+    async def email_for(self, tenant_id: UUID) -> EmailSender: ...
+
+    async def sms_for(self, tenant_id: UUID) -> SmsSender: ...
+
+    async def payments_for(self, tenant_id: UUID) -> PaymentsPort: ...

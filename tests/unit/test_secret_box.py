@@ -1,7 +1,6 @@
 import pytest
 
 from switchboard.adapters.security.secret_box import FernetSecretBox
-from switchboard.core.integrations.model import mask_secret, merge_config, preview
 
 OLD, NEW = FernetSecretBox.generate_key(), FernetSecretBox.generate_key()
 
@@ -35,21 +34,3 @@ def test_a_tampered_seal_is_refused():
 def test_a_box_needs_a_key():
     with pytest.raises(ValueError, match="at least one"):
         FernetSecretBox([])
-
-
-def test_secrets_show_only_their_last_four_characters_and_short_ones_nothing():
-    assert mask_secret("sk_live_abcdef123456") == "••••3456"
-    assert mask_secret("short") == "••••"
-
-
-def test_a_preview_masks_the_secret_fields_only():
-    config = {"label": "Main account", "api_key": "sk_live_abcdef123456", "webhook_secret": None}
-    assert preview(config, ("api_key", "webhook_secret")) == {
-        "label": "Main account",
-        "api_key": "••••3456",
-        "webhook_secret": None,
-    }
-
-
-def test_a_partial_update_keeps_the_fields_not_sent():
-    assert merge_config({"label": "a", "api_key": "k"}, {"label": "b"}) == {"label": "b", "api_key": "k"}

@@ -114,6 +114,10 @@ async def update_integration(
             raise PreconditionFailed("the integration changed since it was read")
         config = _open(box, current)
         if cmd.config is not None:
+            if catalog.describe(current.provider) is None:
+                raise Conflict(
+                    f"the plugin offering {current.provider} is not installed", code="provider_unavailable"
+                )
             validated = catalog.validate_config(current.provider, merge_config(config, cmd.config))
             config, secret_fields = validated.values, tuple(sorted(validated.secret_fields))
         else:

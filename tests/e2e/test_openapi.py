@@ -23,7 +23,14 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/v1/customers/{customer_id}", "patch"): CustomerPatch,
 }
 PUBLIC_OPERATIONS = {
-    (path, "post") for path in ["/v1/auth/register", "/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout"]
+    (path, "post")
+    for path in [
+        "/v1/auth/register",
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+        "/v1/admin/auth/login",
+    ]
 }
 
 

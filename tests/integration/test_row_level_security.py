@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from switchboard.adapters.postgres.roles import DIRECTORY_ROLE
+from switchboard.adapters.postgres.roles import APP_ROLE, DIRECTORY_ROLE
 from tests.conftest import Database
 
 # Exactly what PostgresUnitOfWork runs first in each transaction.
@@ -100,6 +100,22 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
         "secret_fields": [],
         "created_at": _now(),
         "updated_at": _now(),
+    },
+    "feature_flag_overrides": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "key": "sms",
+        "enabled": True,
+        "updated_at": _now(),
+        "updated_by": "platform_admin:seed",
+    },
+    "feature_flag_changes": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "key": "sms",
+        "old_value": None,
+        "new_value": True,
+        "actor": "platform_admin:seed",
+        "changed_at": _now(),
     },
     "idempotency_keys": lambda tenant_id, _user_id: {
         "tenant_id": tenant_id,
@@ -315,6 +331,35 @@ def test_with_tenant_a_set_no_row_of_tenant_b_is_visible(conn: Connection, seed:
     assert all(n >= 1 for n in of_a.values()), of_a
 
 
+# Logs the application may add to but never rewrite: it has no UPDATE or DELETE on them at all.
+APPEND_ONLY_TABLES = {"feature_flag_changes"}
+
+
+def changeable(conn: Connection, tables: list[str]) -> list[str]:
+    """The tenant tables the application role may update, read from the catalog."""
+    return [
+        table
+        for table in tables
+        if conn.execute("SELECT has_table_privilege(%s, %s, 'UPDATE') AS may", (APP_ROLE, table)).fetchone()[
+            "may"
+        ]
+    ]
+
+
+def test_the_append_only_tables_are_exactly_the_known_logs(conn: Connection, seed: Seed) -> None:
+    assert set(seed.tables) - set(changeable(conn, seed.tables)) == APPEND_ONLY_TABLES
+
+
+def test_append_only_tables_refuse_updates_and_deletes_even_of_the_tenants_own_rows(
+    conn: Connection, seed: Seed
+) -> None:
+    a = seed.a
+    for table in sorted(APPEND_ONLY_TABLES):
+        for statement in ("UPDATE {t} SET tenant_id = tenant_id", "DELETE FROM {t}"):
+            with scoped(conn, a.id, a.owner_id), pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(sql.SQL(statement).format(t=sql.Identifier(table)))
+
+
 def test_with_tenant_a_set_updates_and_deletes_of_tenant_b_rows_affect_nothing(
     conn: Connection, seed: Seed
 ) -> None:
@@ -324,7 +369,8 @@ def test_with_tenant_a_set_updates_and_deletes_of_tenant_b_rows_affect_nothing(
 
     touched: dict[str, tuple[int, int]] = {}
     own_updated: dict[str, int] = {}
-    for table in seed.tables:
+    tables = changeable(conn, seed.tables)
+    for table in tables:
         column = sql.Identifier(tenant_column(table))
         update = sql.SQL("UPDATE {t} SET {c} = {c} WHERE {c} = %s").format(t=sql.Identifier(table), c=column)
         delete = sql.SQL("DELETE FROM {t} WHERE {c} = %s").format(t=sql.Identifier(table), c=column)
@@ -335,7 +381,7 @@ def test_with_tenant_a_set_updates_and_deletes_of_tenant_b_rows_affect_nothing(
 
     with scoped(conn, b.id, b.owner_id):
         b_after = {table: count(conn, table, of_tenant(table), (b.id,)) for table in seed.tables}
-    assert touched == dict.fromkeys(seed.tables, (0, 0))
+    assert touched == dict.fromkeys(tables, (0, 0))
     assert all(n >= 1 for n in own_updated.values()), own_updated
     assert b_after == b_before
 
@@ -352,7 +398,8 @@ def test_with_tenant_a_set_rows_for_tenant_b_cannot_be_inserted(conn: Connection
 def test_with_tenant_a_set_its_rows_cannot_be_moved_to_tenant_b(conn: Connection, seed: Seed) -> None:
     a, b = seed.a, seed.b
     outcomes: dict[str, str] = {}
-    for table in seed.tables:
+    tables = changeable(conn, seed.tables)
+    for table in tables:
         update = sql.SQL("UPDATE {t} SET {c} = %s WHERE {c} = %s").format(
             t=sql.Identifier(table), c=sql.Identifier(tenant_column(table))
         )
@@ -362,7 +409,7 @@ def test_with_tenant_a_set_its_rows_cannot_be_moved_to_tenant_b(conn: Connection
             outcomes[table] = "moved"
         except errors.InsufficientPrivilege as error:
             outcomes[table] = "rejected by row-level security" if RLS_VIOLATION in str(error) else repr(error)
-    assert outcomes == dict.fromkeys(seed.tables, "rejected by row-level security")
+    assert outcomes == dict.fromkeys(tables, "rejected by row-level security")
 
 
 def test_with_tenant_a_set_a_foreign_key_cannot_point_at_a_row_of_tenant_b(

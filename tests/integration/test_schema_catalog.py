@@ -323,7 +323,11 @@ def test_the_only_security_definer_functions_are_the_directory_owned_by_the_dire
         ORDER BY p.proname
         """
     ).fetchall()
-    assert [row["proname"] for row in rows] == ["directory_find_login", "directory_find_refresh_token"]
+    assert [row["proname"] for row in rows] == [
+        "directory_find_admin",
+        "directory_find_login",
+        "directory_find_refresh_token",
+    ]
     for row in rows:
         assert row["owner"] == DIRECTORY_ROLE
         assert row["public_can_execute"] is False
@@ -361,5 +365,8 @@ def test_the_directory_role_cannot_log_in_and_reads_only_what_sign_in_needs(cata
         ("refresh_tokens", "tenant_id", "SELECT"),
         ("refresh_tokens", "user_id", "SELECT"),
         ("refresh_tokens", "token_hash", "SELECT"),
+        ("platform_admins", "id", "SELECT"),
+        ("platform_admins", "email", "SELECT"),
+        ("platform_admins", "password_hash", "SELECT"),
     }
     assert (table_privileges, owned) == ([], [])

@@ -150,3 +150,12 @@ async def _fill(settings: Settings, customers: int):  # type: ignore[no-untyped-
     finally:
         if pool is not None:
             await pool.close()
+
+
+from switchboard.entrypoints.cli_plugins import plugins  # noqa: E402
+
+main.add_command(plugins)
+
+from switchboard.entrypoints.cli_admin import admin  # noqa: E402
+
+main.add_command(admin)

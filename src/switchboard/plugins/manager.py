@@ -113,7 +113,7 @@ def _register(catalog: PluginCatalog, plugin: object, name: str, version: str) -
         for spec in offered:
             if not isinstance(spec, ProviderSpec):
                 raise TypeError(f"switchboard_providers returned {type(spec).__name__}, not ProviderSpec")
-            if spec.slug in catalog.specs:
+            if spec.slug in catalog.specs or [o.slug for o in offered].count(spec.slug) > 1:
                 raise ValueError(f"provider slug {spec.slug!r} is already taken")
     except Exception as error:
         if catalog.manager.is_registered(plugin):

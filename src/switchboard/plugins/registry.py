@@ -6,6 +6,8 @@ from typing import cast
 from uuid import UUID
 
 from switchboard.core.errors import Conflict
+from switchboard.core.flags.handlers import ensure_enabled
+from switchboard.core.flags.model import FLAGS
 from switchboard.core.integrations.handlers import open_config
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins.manager import PluginCatalog
@@ -40,6 +42,8 @@ class PluginProviderRegistry:
 
     async def _adapter(self, tenant_id: UUID, capability: Capability) -> object | None:
         async with self._units(tenant_id) as uow:
+            if capability.value in FLAGS:
+                await ensure_enabled(uow, capability.value)
             integration = await uow.integrations.enabled_for(capability)
         if integration is None or self._catalog.describe(integration.provider) is None:
             return None

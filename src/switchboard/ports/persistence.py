@@ -14,7 +14,8 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from switchboard.core.customers.model import Customer
-from switchboard.core.identity.model import LoginCandidate, RefreshToken, User
+from switchboard.core.flags.model import FlagChange, FlagOverride
+from switchboard.core.identity.model import AdminCandidate, LoginCandidate, RefreshToken, User
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.tenancy.model import Membership, Tenant
@@ -86,6 +87,24 @@ class CustomerRepository(Protocol):
     async def delete(self, customer_id: UUID) -> bool: ...
 
 
+class FlagRepository(Protocol):
+    async def overrides(self) -> dict[str, bool]: ...
+
+    async def set_override(self, override: FlagOverride) -> None:
+        """Insert or replace the tenant's override of ``override.key``."""
+        ...
+
+    async def remove_override(self, key: str) -> None: ...
+
+    async def record(self, change: FlagChange) -> None:
+        """Append to the change log, which is never updated or deleted."""
+        ...
+
+    async def changes(self, limit: int) -> list[FlagChange]:
+        """The newest ``limit`` changes, newest first."""
+        ...
+
+
 class IntegrationRepository(Protocol):
     async def add(self, integration: Integration) -> None:
         """Raises ``Conflict(code="capability_taken")`` when another enabled integration of the
@@ -155,6 +174,7 @@ class UnitOfWork(Protocol):
     refresh_tokens: RefreshTokenRepository
     customers: CustomerRepository
     integrations: IntegrationRepository
+    flags: FlagRepository
     idempotency_keys: IdempotencyRepository
 
     async def __aenter__(self) -> Self: ...
@@ -188,4 +208,8 @@ class IdentityDirectory(Protocol):
 
     async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
         """(tenant_id, user_id) of the token with this hash, used or not."""
+        ...
+
+    async def find_admin(self, email: str) -> AdminCandidate | None:
+        """A platform admin (not a tenant user) by email."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
 from switchboard.core.identity.model import Principal
 
@@ -25,4 +26,12 @@ class AccessTokens(Protocol):
 
     def verify(self, token: str) -> Principal:
         """The principal a token names; raises ``AuthenticationFailed`` for any bad token."""
+        ...
+
+    def issue_admin(self, admin_id: UUID, now: datetime) -> str:
+        """A platform admin's token: another audience, never valid as a tenant user's."""
+        ...
+
+    def verify_admin(self, token: str) -> UUID:
+        """The platform admin a token names; raises ``AuthenticationFailed`` otherwise."""
         ...

@@ -10,6 +10,7 @@ from uuid import UUID
 from switchboard.adapters.memory.store import Transaction
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
+from switchboard.core.flags.model import FlagChange, FlagOverride
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
@@ -187,8 +188,7 @@ class MemoryIntegrationRepository(_Scoped):
         current = await self.get(integration.id)
         if current is None or current.version != expected_version:
             return False
-        self._check_capability_free(integration)
-        self._tx.write("integrations")[(self._tenant_id, integration.id)] = replace(
+        merged = replace(
             current,
             enabled=integration.enabled,
             sealed_config=integration.sealed_config,
@@ -196,6 +196,8 @@ class MemoryIntegrationRepository(_Scoped):
             updated_at=integration.updated_at,
             version=integration.version,
         )
+        self._check_capability_free(merged)  # the stored capability, as the index sees it
+        self._tx.write("integrations")[(self._tenant_id, integration.id)] = merged
         return True
 
     async def delete(self, integration_id: UUID) -> bool:
@@ -214,6 +216,30 @@ class MemoryIntegrationRepository(_Scoped):
 
     def _enabled_for(self, capability: Capability) -> Integration | None:
         return next((i for i in self._own() if i.enabled and i.capability == capability), None)
+
+
+class MemoryFlagRepository(_Scoped):
+    async def overrides(self) -> dict[str, bool]:
+        return {
+            o.key: o.enabled
+            for (tid, _), o in self._tx.read("feature_flag_overrides").items()
+            if tid == self._tenant_id
+        }
+
+    async def set_override(self, override: FlagOverride) -> None:
+        self._check_own_tenant(override.tenant_id)
+        self._tx.write("feature_flag_overrides")[(override.tenant_id, override.key)] = override
+
+    async def remove_override(self, key: str) -> None:
+        self._tx.write("feature_flag_overrides").pop((self._tenant_id, key), None)
+
+    async def record(self, change: FlagChange) -> None:
+        self._check_own_tenant(change.tenant_id)
+        self._tx.insert("feature_flag_changes", (change.tenant_id, change.id), change)
+
+    async def changes(self, limit: int) -> list[FlagChange]:
+        own = [c for (tid, _), c in self._tx.read("feature_flag_changes").items() if tid == self._tenant_id]
+        return sorted(own, key=lambda c: (c.changed_at, c.id), reverse=True)[:limit]
 
 
 class _Dated(Protocol):

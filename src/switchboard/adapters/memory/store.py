@@ -20,6 +20,9 @@ TABLES = (
     "refresh_tokens",
     "customers",
     "integrations",
+    "feature_flag_overrides",
+    "feature_flag_changes",
+    "platform_admins",
     "idempotency_keys",
 )
 

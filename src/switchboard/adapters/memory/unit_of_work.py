@@ -6,6 +6,7 @@ from uuid import UUID
 
 from switchboard.adapters.memory.repositories import (
     MemoryCustomerRepository,
+    MemoryFlagRepository,
     MemoryIdempotencyRepository,
     MemoryIntegrationRepository,
     MemoryMembershipRepository,
@@ -14,7 +15,7 @@ from switchboard.adapters.memory.repositories import (
     MemoryUserRepository,
 )
 from switchboard.adapters.memory.store import MemoryStore, Transaction
-from switchboard.core.identity.model import LoginCandidate
+from switchboard.core.identity.model import AdminCandidate, LoginCandidate
 
 
 class MemoryUnitOfWork:
@@ -28,6 +29,7 @@ class MemoryUnitOfWork:
         self.refresh_tokens = MemoryRefreshTokenRepository(*scope)
         self.customers = MemoryCustomerRepository(*scope)
         self.integrations = MemoryIntegrationRepository(*scope)
+        self.flags = MemoryFlagRepository(*scope)
         self.idempotency_keys = MemoryIdempotencyRepository(*scope)
 
     async def __aenter__(self) -> Self:
@@ -67,6 +69,10 @@ class MemoryIdentityDirectory:
         )
         password_hash = tables["password_hashes"][user.id]
         return LoginCandidate(user.id, password_hash, [m.tenant_id for m in memberships])
+
+    async def find_admin(self, email: str) -> AdminCandidate | None:
+        admin = self._store.tables["platform_admins"].get(email)
+        return AdminCandidate(admin["id"], admin["password_hash"]) if admin else None
 
     async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
         for token in self._store.tables["refresh_tokens"].values():

@@ -134,3 +134,17 @@ async def schema_revision(pool: Pool) -> str | None:
         cursor = await conn.execute("SELECT version_num FROM alembic_version")
         row = await cursor.fetchone()
         return row["version_num"] if row else None
+
+
+def create_platform_admin(owner_url: str, admin_id: str, email: str, password_hash: str) -> bool:
+    """Add a platform admin, as the owner (the application role cannot touch that table).
+
+    False when the email is already an admin's.
+    """
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        inserted = conn.execute(
+            "INSERT INTO platform_admins (id, email, password_hash, created_at) VALUES (%s, %s, %s, now())"
+            " ON CONFLICT (email) DO NOTHING",
+            (admin_id, email, password_hash),
+        )
+        return inserted.rowcount == 1

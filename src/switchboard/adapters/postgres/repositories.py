@@ -22,6 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from switchboard.adapters.postgres.statements import compile_sql
 from switchboard.adapters.postgres.tables import (
     customers,
+    feature_flag_changes,
+    feature_flag_overrides,
     idempotency_keys,
     integrations,
     memberships,
@@ -31,6 +33,7 @@ from switchboard.adapters.postgres.tables import (
 )
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
+from switchboard.core.flags.model import FlagChange, FlagOverride, Plan
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
@@ -116,11 +119,11 @@ _TENANT_UPDATE = compile_sql(
 
 class PostgresTenantRepository(_Repository):
     async def add(self, tenant: Tenant) -> None:
-        await self._conn.execute(_TENANT_INSERT, _values(tenant))
+        await self._conn.execute(_TENANT_INSERT, _values(tenant) | {"plan": tenant.plan.value})
 
     async def get(self) -> Tenant | None:
         row = await self._one(_TENANT_GET, {"tenant_id": self._tenant_id})
-        return Tenant(**row) if row else None
+        return Tenant(**(row | {"plan": Plan(row["plan"])})) if row else None
 
     async def update(self, tenant: Tenant, expected_version: int) -> bool:
         params = _values(tenant) | {"expected_version": expected_version}
@@ -275,7 +278,7 @@ class PostgresCustomerRepository(_Repository):
         return await self._page(sql, params, page, lambda row: Customer(**row))
 
     async def update(self, customer: Customer, expected_version: int) -> bool:
-        params = _values(customer) | {"expected_version": expected_version}
+        params = _values(customer) | {"tenant_id": self._tenant_id, "expected_version": expected_version}
         return await self._count(_CUSTOMER_UPDATE, params) == 1
 
     async def delete(self, customer_id: UUID) -> bool:
@@ -343,7 +346,10 @@ class PostgresIntegrationRepository(_Repository):
         return _integration(row) if row else None
 
     async def update(self, integration: Integration, expected_version: int) -> bool:
-        params = _integration_values(integration) | {"expected_version": expected_version}
+        params = _integration_values(integration) | {
+            "tenant_id": self._tenant_id,
+            "expected_version": expected_version,
+        }
         return await self._guarded(_INTEGRATION_UPDATE, params) == 1
 
     async def delete(self, integration_id: UUID) -> bool:
@@ -356,7 +362,61 @@ class PostgresIntegrationRepository(_Repository):
             async with self._conn.transaction():  # a savepoint: the failure stays contained
                 return await self._count(sql, params)
         except UniqueViolation as error:
+            if error.diag.constraint_name != "integrations_one_enabled_per_capability":
+                raise
             raise Conflict(_CAPABILITY_TAKEN, code="capability_taken") from error
+
+
+_FLAG_OVERRIDES = compile_sql(
+    select(feature_flag_overrides.c.key, feature_flag_overrides.c.enabled).where(
+        feature_flag_overrides.c.tenant_id == bindparam("tenant_id")
+    )
+)
+_flag_upsert = pg_insert(feature_flag_overrides)
+_FLAG_SET = compile_sql(
+    _flag_upsert.on_conflict_do_update(
+        index_elements=["tenant_id", "key"],
+        set_={
+            "enabled": _flag_upsert.excluded.enabled,
+            "updated_at": _flag_upsert.excluded.updated_at,
+            "updated_by": _flag_upsert.excluded.updated_by,
+        },
+    )
+)
+_FLAG_REMOVE = compile_sql(
+    delete(feature_flag_overrides).where(
+        feature_flag_overrides.c.tenant_id == bindparam("tenant_id"),
+        feature_flag_overrides.c.key == bindparam("key"),
+    )
+)
+_FLAG_RECORD = compile_sql(insert(feature_flag_changes))
+_FLAG_CHANGES = compile_sql(
+    select(feature_flag_changes)
+    .where(feature_flag_changes.c.tenant_id == bindparam("tenant_id"))
+    .order_by(feature_flag_changes.c.changed_at.desc(), feature_flag_changes.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+class PostgresFlagRepository(_Repository):
+    async def overrides(self) -> dict[str, bool]:
+        return {
+            row["key"]: row["enabled"]
+            for row in await self._all(_FLAG_OVERRIDES, {"tenant_id": self._tenant_id})
+        }
+
+    async def set_override(self, override: FlagOverride) -> None:
+        await self._conn.execute(_FLAG_SET, _values(override))
+
+    async def remove_override(self, key: str) -> None:
+        await self._conn.execute(_FLAG_REMOVE, {"tenant_id": self._tenant_id, "key": key})
+
+    async def record(self, change: FlagChange) -> None:
+        await self._conn.execute(_FLAG_RECORD, _values(change))
+
+    async def changes(self, limit: int) -> list[FlagChange]:
+        rows = await self._all(_FLAG_CHANGES, {"tenant_id": self._tenant_id, "limit": limit})
+        return [FlagChange(**row) for row in rows]
 
 
 _KEY_MATCHES = and_(

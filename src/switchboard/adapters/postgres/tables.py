@@ -41,6 +41,8 @@ tenants = Table(
     _timestamp("created_at"),
     _timestamp("updated_at"),
     Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("plan", Text, nullable=False, server_default=text("'free'")),
+    CheckConstraint("plan IN ('free', 'pro')", name="tenants_plan_check"),
 )
 
 # A person's account is platform-wide; row-level security shows a row only to its owner and to
@@ -130,6 +132,42 @@ integrations = Table(
         postgresql_where=text("enabled"),
     ),
     Index("integrations_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+)
+
+feature_flag_overrides = Table(
+    "feature_flag_overrides",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    _timestamp("updated_at"),
+    Column("updated_by", Text, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "key"),
+)
+
+# Append-only: the application role may insert and read, never change or delete.
+feature_flag_changes = Table(
+    "feature_flag_changes",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("old_value", Boolean),
+    Column("new_value", Boolean),
+    Column("actor", Text, nullable=False),
+    _timestamp("changed_at"),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    Index("feature_flag_changes_newest_first_idx", "tenant_id", text("changed_at DESC")),
+)
+
+# Platform admins are not tenant users: no tenant_id, readable only through the directory.
+platform_admins = Table(
+    "platform_admins",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("email", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    _timestamp("created_at"),
 )
 
 # Responses to POSTs carrying an Idempotency-Key, replayed for a retry within 24 hours.

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from switchboard.adapters.postgres.repositories import (
     PostgresCustomerRepository,
+    PostgresFlagRepository,
     PostgresIdempotencyRepository,
     PostgresIntegrationRepository,
     PostgresMembershipRepository,
@@ -19,7 +20,7 @@ from switchboard.adapters.postgres.repositories import (
     PostgresUserRepository,
     Transaction,
 )
-from switchboard.core.identity.model import LoginCandidate
+from switchboard.core.identity.model import AdminCandidate, LoginCandidate
 
 Pool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
 
@@ -53,6 +54,7 @@ class PostgresUnitOfWork:
         self.refresh_tokens = PostgresRefreshTokenRepository(tx, self._tenant_id)
         self.customers = PostgresCustomerRepository(tx, self._tenant_id)
         self.integrations = PostgresIntegrationRepository(tx, self._tenant_id)
+        self.flags = PostgresFlagRepository(tx, self._tenant_id)
         self.idempotency_keys = PostgresIdempotencyRepository(tx, self._tenant_id)
         return self
 
@@ -94,6 +96,10 @@ class PostgresIdentityDirectory:
     async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
         row = await self._call("SELECT * FROM directory_find_refresh_token(%s)", token_hash)
         return (row["tenant_id"], row["user_id"]) if row else None
+
+    async def find_admin(self, email: str) -> AdminCandidate | None:
+        row = await self._call("SELECT * FROM directory_find_admin(%s)", email)
+        return AdminCandidate(row["admin_id"], row["password_hash"]) if row else None
 
     async def _call(self, sql: str, argument: str) -> dict[str, Any] | None:
         async with self._pool.connection() as conn:

@@ -17,6 +17,8 @@ ALGORITHM = "HS256"
 TOKEN_TYPE = "access"  # noqa: S105 (a claim value, not a secret)
 ISSUER = "switchboard"
 AUDIENCE = "switchboard-api"
+ADMIN_AUDIENCE = "switchboard-admin"
+ADMIN_TOKEN_TYPE = "admin"  # noqa: S105 (a claim value, not a secret)
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tid", "role", "typ"]
 MIN_KEY_BYTES = 32
 
@@ -54,6 +56,36 @@ class JwtAccessTokens:
         if time.time() >= expires_at:
             raise AuthenticationFailed("the access token has expired")
         return principal
+
+    def issue_admin(self, admin_id: UUID, now: datetime) -> str:
+        claims = {
+            "iss": ISSUER,
+            "aud": ADMIN_AUDIENCE,
+            "sub": str(admin_id),
+            "typ": ADMIN_TOKEN_TYPE,
+            "iat": now,
+            "exp": now + timedelta(seconds=self.lifetime_seconds),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def verify_admin(self, token: str) -> UUID:
+        """Admin tokens are rare and powerful: always checked in full, never remembered."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=ADMIN_AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "typ"]},
+            )
+            if claims["typ"] != ADMIN_TOKEN_TYPE:
+                raise AuthenticationFailed("the token is not a platform admin token")
+            return UUID(claims["sub"])
+        except jwt.ExpiredSignatureError as error:
+            raise AuthenticationFailed("the admin token has expired") from error
+        except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as error:
+            raise AuthenticationFailed("the admin token is not valid") from error
 
     def _decode(self, token: str) -> tuple[Principal, float]:
         try:

@@ -80,6 +80,14 @@ class LoginCandidate:
 
 
 @dataclass(frozen=True)
+class AdminCandidate:
+    """A platform admin's credentials, as sign-in finds them."""
+
+    admin_id: UUID
+    password_hash: str
+
+
+@dataclass(frozen=True)
 class TokenPair:
     access_token: str
     refresh_token: str

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from switchboard.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from switchboard.core.flags.handlers import ensure_enabled
+from switchboard.core.flags.model import FLAGS
 from switchboard.core.identity.model import Principal
 from switchboard.core.integrations.model import Integration, merge_config, preview
 from switchboard.core.pagination import Page, PageRequest
@@ -70,6 +72,7 @@ async def connect_provider(
         updated_at=now,
     )
     async with uow:
+        await _check_capability_allowed(uow, integration)
         if integration.enabled:
             await _check_capability_free(uow, integration)
         await uow.integrations.add(integration)
@@ -131,6 +134,7 @@ async def update_integration(
             version=current.version + 1,
         )
         if updated.enabled and not current.enabled:
+            await _check_capability_allowed(uow, updated)
             await _check_capability_free(uow, updated)
         if not await uow.integrations.update(updated, expected_version=current.version):
             raise PreconditionFailed("the integration changed while it was being updated")
@@ -159,6 +163,12 @@ def view_of(integration: Integration, box: SecretBox) -> IntegrationView:
 def open_config(integration: Integration, box: SecretBox) -> dict[str, Any]:
     """The configuration in clear, for building the provider's adapter; never for display."""
     return _open(box, integration)
+
+
+async def _check_capability_allowed(uow: UnitOfWork, integration: Integration) -> None:
+    """Capabilities behind a feature flag (sms, payments, ...) need it on for the tenant."""
+    if integration.capability.value in FLAGS:
+        await ensure_enabled(uow, integration.capability.value)
 
 
 async def _check_capability_free(uow: UnitOfWork, integration: Integration) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from switchboard.core.flags.model import Plan
 from switchboard.core.text import single_line
 
 TENANT_NAME_MAX = 200
@@ -25,6 +26,7 @@ class Tenant:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    plan: Plan = Plan.FREE
 
 
 @dataclass(frozen=True)

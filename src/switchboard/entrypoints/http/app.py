@@ -12,11 +12,11 @@ from quart_schema import Info, QuartSchema
 import switchboard
 from switchboard.entrypoints.container import Container, build_container
 from switchboard.entrypoints.http import errors, observability
-from switchboard.entrypoints.http.blueprints import auth, customers, health, integrations, tenant
+from switchboard.entrypoints.http.blueprints import admin, auth, customers, health, integrations, tenant
 from switchboard.entrypoints.http.openapi import SwitchboardOpenAPI
 from switchboard.entrypoints.settings import Settings
 
-BLUEPRINTS = (health, auth, tenant, customers, integrations)
+BLUEPRINTS = (health, auth, tenant, customers, integrations, admin)
 
 
 def create_app(container: Container | None = None) -> Quart:
@@ -43,6 +43,7 @@ def create_app(container: Container | None = None) -> Quart:
     app.json = _with_orjson_parsing(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
+    app.register_blueprint(admin.sign_in)
     observability.install(app)
     errors.register_error_handlers(app)
 

@@ -24,6 +24,7 @@ from switchboard.core.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
+from switchboard.core.flags.model import FeatureDisabled
 from switchboard.entrypoints.http.responses import PROBLEM_JSON
 
 PROBLEM_BASE = "https://switchboard.dev/problems/"
@@ -32,6 +33,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     InvalidInput: 400,
     AuthenticationFailed: 401,
     PermissionDenied: 403,
+    FeatureDisabled: 403,
     NotFound: 404,
     Conflict: 409,
     PreconditionFailed: 412,

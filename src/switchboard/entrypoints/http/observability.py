@@ -112,6 +112,7 @@ async def _finish(response: Response) -> Response:
         duration_ms=round(elapsed * 1000, 2),
         tenant_id=str(principal.tenant_id) if principal else None,
         user_id=str(principal.user_id) if principal else None,
+        admin_id=str(g.admin_id) if g.get("admin_id") else None,
     )
     return response
 

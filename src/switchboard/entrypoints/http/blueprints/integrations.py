@@ -16,6 +16,7 @@ from switchboard.core.integrations.handlers import IntegrationView
 from switchboard.core.integrations.model import Capability
 from switchboard.entrypoints.container import Container
 from switchboard.entrypoints.http.auth import acting, require_principal
+from switchboard.entrypoints.http.features import requires_feature
 from switchboard.entrypoints.http.idempotency import idempotent
 from switchboard.entrypoints.http.pagination import ListQuery, encode_cursor, page_request
 from switchboard.entrypoints.http.responses import etag, if_match_version, json_response, list_response
@@ -25,6 +26,7 @@ from switchboard.ports.providers import ProviderCatalog, SecretBox
 
 blueprint = Blueprint("integrations", __name__, url_prefix="/v1/integrations")
 blueprint.before_request(require_principal)
+blueprint.before_request(requires_feature("integrations"))
 
 CONFIG_FIELDS_MAX = 50
 

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from switchboard.core.customers.model import Customer
+from switchboard.core.flags.model import EffectiveFlag, Plan
 from switchboard.core.identity.model import User
 from switchboard.core.tenancy.model import Role, Tenant
 
@@ -39,6 +40,7 @@ class TenantOut(BaseModel):
     object: Literal["tenant"]
     id: UUID
     name: str
+    plan: Plan
     created_at: datetime
     updated_at: datetime
 
@@ -56,6 +58,27 @@ class MeOut(BaseModel):
     user: UserOut
     tenant: TenantOut
     role: Role
+
+
+class FlagOut(BaseModel):
+    enabled: bool
+    source: Literal["plan", "override"]
+    description: str
+
+
+class FlagsOut(BaseModel):
+    object: Literal["feature_flags"]
+    flags: dict[str, FlagOut]
+
+
+def render_flags(flags: dict[str, EffectiveFlag]) -> dict[str, Any]:
+    return {
+        "object": "feature_flags",
+        "flags": {
+            key: {"enabled": flag.enabled, "source": flag.source, "description": flag.description}
+            for key, flag in sorted(flags.items())
+        },
+    }
 
 
 class CustomerOut(BaseModel):
@@ -80,6 +103,7 @@ def render_tenant(tenant: Tenant) -> dict[str, Any]:
         "object": "tenant",
         "id": tenant.id,
         "name": tenant.name,
+        "plan": tenant.plan.value,
         "created_at": tenant.created_at,
         "updated_at": tenant.updated_at,
     }

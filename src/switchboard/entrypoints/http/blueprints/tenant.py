@@ -7,14 +7,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint, Response
 from quart_schema import document_response, tag, validate_request
 
+from switchboard.core.flags.handlers import flags_of_my_tenant
 from switchboard.core.identity.handlers import who_am_i
 from switchboard.core.tenancy import handlers
 from switchboard.core.tenancy.model import TENANT_NAME_MAX
 from switchboard.entrypoints.container import Container
 from switchboard.entrypoints.http.auth import acting, require_principal
 from switchboard.entrypoints.http.blueprints.schemas import (
+    FlagsOut,
     MeOut,
     TenantOut,
+    render_flags,
     render_tenant,
     render_user,
 )
@@ -57,6 +60,15 @@ async def get_tenant(units: UnitOfWorkFactory = Provide[Container.units]) -> Res
     """The tenant the token is for."""
     tenant = await handlers.get_tenant(*acting(units))
     return json_response(render_tenant(tenant), headers={"ETag": etag(tenant.version)})
+
+
+@blueprint.get("/tenant/flags")
+@tag(["tenant"])
+@document_response(FlagsOut)
+@inject
+async def tenant_flags(units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
+    """The features this tenant has on, from its plan and any override."""
+    return json_response(render_flags(await flags_of_my_tenant(*acting(units))))
 
 
 @blueprint.patch("/tenant")

@@ -107,9 +107,14 @@ def _register(catalog: PluginCatalog, plugin: object, name: str, version: str) -
     try:
         catalog.manager.register(plugin, name=name)
         catalog.manager.check_pending()  # no hook the specs do not know, no wrong signature
-        # Ask this plugin alone, so each provider is attributed to the plugin that offers it.
-        implementation = getattr(plugin, "switchboard_providers", None)
-        offered = list(implementation()) if implementation is not None else []
+        # Ask this plugin alone (under whatever name it implements the hook, pluggy's specname
+        # included), so each provider is attributed to the plugin that offers it.
+        offered = [
+            spec
+            for hook in catalog.manager.hook.switchboard_providers.get_hookimpls()
+            if hook.plugin is plugin
+            for spec in hook.function()
+        ]
         for spec in offered:
             if not isinstance(spec, ProviderSpec):
                 raise TypeError(f"switchboard_providers returned {type(spec).__name__}, not ProviderSpec")

@@ -14,6 +14,21 @@ from switchboard.core.integrations.model import Capability
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
+def _nested_secrets(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted names of SecretStr fields inside nested models (top-level ones are fine)."""
+    found = []
+    for name, field in model.model_fields.items():
+        for inner in (field.annotation, *get_args(field.annotation)):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                found += [
+                    f"{prefix}{name}.{secret}"
+                    for secret, sub in inner.model_fields.items()
+                    if sub.annotation is SecretStr or SecretStr in get_args(sub.annotation)
+                ]
+                found += _nested_secrets(inner, f"{prefix}{name}.")
+    return found
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """One provider: what it is called, what it does, how it is configured, how it is built.
@@ -34,6 +49,12 @@ class ProviderSpec:
     def __post_init__(self) -> None:
         if not _SLUG.match(self.slug):
             raise ValueError(f"provider slug {self.slug!r}: lower case letters, digits and _, 2-40 long")
+        # Accept the capability's name as text too; anything else is refused here, not later.
+        object.__setattr__(self, "capability", Capability(self.capability))
+        nested = _nested_secrets(self.config_model)
+        if nested:
+            where = f"{self.config_model.__name__} (found {', '.join(nested)})"
+            raise ValueError(f"secrets must be top-level fields of {where}: nested ones cannot be masked")
 
     @property
     def secret_fields(self) -> frozenset[str]:

@@ -30,6 +30,7 @@ PUBLIC_OPERATIONS = {
         "/v1/auth/refresh",
         "/v1/auth/logout",
         "/v1/admin/auth/login",
+        "/v1/webhooks/{provider}/{connection_id}",
     ]
 }
 

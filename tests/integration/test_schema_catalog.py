@@ -324,7 +324,10 @@ def test_the_only_security_definer_functions_are_the_directory_owned_by_the_dire
         """
     ).fetchall()
     assert [row["proname"] for row in rows] == [
+        "directory_claim_outbox",
+        "directory_claim_webhook_events",
         "directory_find_admin",
+        "directory_find_integration",
         "directory_find_login",
         "directory_find_refresh_token",
     ]
@@ -334,7 +337,7 @@ def test_the_only_security_definer_functions_are_the_directory_owned_by_the_dire
         assert "search_path=pg_catalog, pg_temp" in (row["config"] or [])
 
 
-def test_the_directory_role_cannot_log_in_and_reads_only_what_sign_in_needs(catalog: Connection) -> None:
+def test_the_directory_role_cannot_log_in_and_reads_only_what_its_lookups_need(catalog: Connection) -> None:
     role = catalog.execute(
         "SELECT rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", (DIRECTORY_ROLE,)
     ).fetchone()
@@ -368,5 +371,20 @@ def test_the_directory_role_cannot_log_in_and_reads_only_what_sign_in_needs(cata
         ("platform_admins", "id", "SELECT"),
         ("platform_admins", "email", "SELECT"),
         ("platform_admins", "password_hash", "SELECT"),
+        # routing an incoming webhook to its tenant
+        ("integrations", "tenant_id", "SELECT"),
+        ("integrations", "id", "SELECT"),
+        ("integrations", "provider", "SELECT"),
+        # the worker's claims: which rows are due, and a lease on them; never their content
+        *(
+            (queue, column, "SELECT")
+            for queue in ("outbox", "webhook_events")
+            for column in ("tenant_id", "id", "status", "next_attempt_at", "locked_until", "attempts")
+        ),
+        *(
+            (queue, column, "UPDATE")
+            for queue in ("outbox", "webhook_events")
+            for column in ("locked_until", "attempts")
+        ),
     }
     assert (table_privileges, owned) == ([], [])

@@ -159,3 +159,7 @@ main.add_command(plugins)
 from switchboard.entrypoints.cli_admin import admin  # noqa: E402
 
 main.add_command(admin)
+
+from switchboard.entrypoints.cli_worker import worker  # noqa: E402
+
+main.add_command(worker)

@@ -14,14 +14,23 @@ from dependency_injector import containers, providers
 from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.email.console import ConsoleEmailSender
 from switchboard.adapters.memory.store import MemoryStore
-from switchboard.adapters.memory.unit_of_work import MemoryIdentityDirectory, MemoryUnitOfWork
+from switchboard.adapters.memory.unit_of_work import (
+    MemoryIdentityDirectory,
+    MemoryJobClaims,
+    MemoryUnitOfWork,
+)
 from switchboard.adapters.postgres.database import app_conninfo, make_pool
-from switchboard.adapters.postgres.unit_of_work import PostgresIdentityDirectory, PostgresUnitOfWork
+from switchboard.adapters.postgres.unit_of_work import (
+    PostgresIdentityDirectory,
+    PostgresJobClaims,
+    PostgresUnitOfWork,
+)
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
 from switchboard.adapters.security.secret_box import FernetSecretBox
 from switchboard.adapters.security.tokens import JwtAccessTokens
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
+from switchboard.entrypoints.worker import Worker
 from switchboard.plugins.manager import build_plugin_catalog
 from switchboard.plugins.registry import PluginProviderRegistry
 
@@ -64,6 +73,13 @@ class Container(containers.DeclarativeContainer):
     provider_registry = providers.Singleton(
         PluginProviderRegistry, units, plugins, secret_box, providers.Singleton(ConsoleEmailSender)
     )
+
+    job_claims = providers.Selector(
+        config.storage,
+        memory=providers.Singleton(MemoryJobClaims, memory_store, clock),
+        postgres=providers.Singleton(PostgresJobClaims, pool),
+    )
+    worker = providers.Factory(Worker, job_claims, units, provider_registry, clock)
 
     readiness = providers.Selector(
         config.storage,

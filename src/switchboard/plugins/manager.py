@@ -15,7 +15,13 @@ from switchboard.core.errors import FieldError, InvalidInput
 from switchboard.plugins import hookspecs
 from switchboard.plugins.fake import FakePlugin
 from switchboard.plugins.spec import ProviderSpec
-from switchboard.ports.providers import ProviderDescription, ValidatedConfig
+from switchboard.ports.providers import (
+    IncomingWebhook,
+    ProviderDescription,
+    ProviderEvent,
+    ValidatedConfig,
+    WebhookRejected,
+)
 
 ENTRY_POINT_GROUP = "switchboard.plugins"
 log = logging.getLogger("switchboard.plugins")
@@ -54,6 +60,14 @@ class PluginCatalog:
             secret = getattr(model, name)
             values[name] = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
         return ValidatedConfig(values=values, secret_fields=spec.secret_fields)
+
+    def verify_webhook(
+        self, slug: str, config: dict[str, Any], incoming: IncomingWebhook
+    ) -> list[ProviderEvent]:
+        spec = self.specs.get(slug)
+        if spec is None or spec.verify_webhook is None:
+            raise WebhookRejected(f"{slug} sends no webhooks here")
+        return spec.verify_webhook(_validated(spec, config), incoming)
 
     def build(self, slug: str, config: dict[str, Any]) -> object:
         """A new adapter for one stored configuration."""

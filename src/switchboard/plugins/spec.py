@@ -10,6 +10,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, SecretStr
 
 from switchboard.core.integrations.model import Capability
+from switchboard.ports.providers import IncomingWebhook, ProviderEvent
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
@@ -45,6 +46,9 @@ class ProviderSpec:
     config_model: type[BaseModel]
     build: Callable[[Any], object]
     description: str = ""
+    # Checks an incoming call with the provider's own scheme and the tenant's configuration,
+    # and returns its events; raises WebhookRejected when it cannot be proven genuine and fresh.
+    verify_webhook: Callable[[Any, IncomingWebhook], list[ProviderEvent]] | None = None
 
     def __post_init__(self) -> None:
         if not _SLUG.match(self.slug):

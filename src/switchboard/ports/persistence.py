@@ -18,6 +18,7 @@ from switchboard.core.flags.model import FlagChange, FlagOverride
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate, RefreshToken, User
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest
+from switchboard.core.queues.model import InboxEvent, OutboxMessage
 from switchboard.core.tenancy.model import Membership, Tenant
 
 
@@ -105,6 +106,41 @@ class FlagRepository(Protocol):
         ...
 
 
+class OutboxRepository(Protocol):
+    async def add(self, message: OutboxMessage) -> None: ...
+
+    async def get(self, job_id: UUID, *, for_update: bool = False) -> OutboxMessage | None: ...
+
+    async def save(self, message: OutboxMessage) -> None:
+        """Store its status, attempts, next_attempt_at, locked_until, last_error, finished_at."""
+        ...
+
+
+class InboxRepository(Protocol):
+    async def add_if_new(self, event: InboxEvent) -> bool:
+        """Store the event unless one with its (provider, event_id) is there; True if stored.
+        Concurrent duplicates store exactly one."""
+        ...
+
+    async def get(self, job_id: UUID, *, for_update: bool = False) -> InboxEvent | None: ...
+
+    async def save(self, event: InboxEvent) -> None:
+        """Store its status, attempts, next_attempt_at, locked_until, last_error, finished_at."""
+        ...
+
+
+class JobClaims(Protocol):
+    """Claiming due queue rows of every tenant: the worker's one crossing, through the directory.
+
+    A claim leases each row (another worker skips it until the lease ends) and counts an attempt;
+    it answers only (tenant_id, id) pairs: the work itself runs in the row's tenant.
+    """
+
+    async def claim_outbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]: ...
+
+    async def claim_inbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]: ...
+
+
 class IntegrationRepository(Protocol):
     async def add(self, integration: Integration) -> None:
         """Raises ``Conflict(code="capability_taken")`` when another enabled integration of the
@@ -175,6 +211,8 @@ class UnitOfWork(Protocol):
     customers: CustomerRepository
     integrations: IntegrationRepository
     flags: FlagRepository
+    outbox: OutboxRepository
+    inbox: InboxRepository
     idempotency_keys: IdempotencyRepository
 
     async def __aenter__(self) -> Self: ...
@@ -212,4 +250,8 @@ class IdentityDirectory(Protocol):
 
     async def find_admin(self, email: str) -> AdminCandidate | None:
         """A platform admin (not a tenant user) by email."""
+        ...
+
+    async def find_integration(self, integration_id: UUID) -> tuple[UUID, str] | None:
+        """(tenant_id, provider slug) of a connection, for routing its incoming webhooks."""
         ...

@@ -8,6 +8,7 @@ picks which provider serves each capability for that tenant.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -52,6 +53,46 @@ class PaymentIntent:
     client_secret: str | None = None
 
 
+@dataclass(frozen=True)
+class RefundRequest:
+    payment_id: str  # the provider's id of the payment intent
+    amount: int | None = None  # minor units; None refunds what remains
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Refund:
+    provider_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    status: str
+
+
+@dataclass(frozen=True)
+class IncomingWebhook:
+    """A provider's HTTP call to Switchboard, exactly as it arrived."""
+
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    url: str  # the full URL the provider called (some sign it)
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One verified event from a provider, in a form the inbox can store."""
+
+    event_id: str  # the provider's id: an event is stored once per (provider, event_id)
+    type: str  # the provider's event type, e.g. "payment_intent.succeeded"
+    data: dict[str, Any]  # JSON-serialisable
+    occurred_at: datetime | None = None
+
+
+class WebhookRejected(Exception):
+    """The call is not provably from the provider (signature, freshness) or is malformed."""
+
+
 class EmailSender(Protocol):
     async def send_email(self, message: EmailMessage) -> str:
         """Send; return the provider's id for the message."""
@@ -66,6 +107,8 @@ class SmsSender(Protocol):
 
 class PaymentsPort(Protocol):
     async def create_payment_intent(self, request: PaymentIntentRequest) -> PaymentIntent: ...
+
+    async def refund(self, request: RefundRequest) -> Refund: ...
 
 
 @dataclass(frozen=True)
@@ -93,6 +136,12 @@ class ProviderCatalog(Protocol):
 
     def validate_config(self, slug: str, config: dict[str, Any]) -> ValidatedConfig:
         """The plugin's own checks; raises ``InvalidInput`` naming ``config.<field>``."""
+        ...
+
+    def verify_webhook(
+        self, slug: str, config: dict[str, Any], incoming: IncomingWebhook
+    ) -> list[ProviderEvent]:
+        """The provider's own signature and freshness checks; raises ``WebhookRejected``."""
         ...
 
 

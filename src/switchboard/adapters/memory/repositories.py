@@ -14,6 +14,7 @@ from switchboard.core.flags.model import FlagChange, FlagOverride
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
+from switchboard.core.queues.model import InboxEvent, OutboxMessage
 from switchboard.core.tenancy.model import Membership, Tenant
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
 
@@ -240,6 +241,54 @@ class MemoryFlagRepository(_Scoped):
     async def changes(self, limit: int) -> list[FlagChange]:
         own = [c for (tid, _), c in self._tx.read("feature_flag_changes").items() if tid == self._tenant_id]
         return sorted(own, key=lambda c: (c.changed_at, c.id), reverse=True)[:limit]
+
+
+class MemoryOutboxRepository(_Scoped):
+    async def add(self, message: OutboxMessage) -> None:
+        self._check_own_tenant(message.tenant_id)
+        self._tx.insert("outbox", (message.tenant_id, message.id), message)
+
+    async def get(self, job_id: UUID, *, for_update: bool = False) -> OutboxMessage | None:
+        return self._tx.read("outbox").get((self._tenant_id, job_id))
+
+    async def save(self, message: OutboxMessage) -> None:
+        _save_queue_state(self._tx, "outbox", (self._tenant_id, message.id), message)
+
+
+class MemoryInboxRepository(_Scoped):
+    async def add_if_new(self, event: InboxEvent) -> bool:
+        self._check_own_tenant(event.tenant_id)
+        rows = self._tx.read("webhook_events")
+        if any(
+            (tid, e.provider, e.event_id) == (self._tenant_id, event.provider, event.event_id)
+            for (tid, _), e in rows.items()
+        ):
+            return False
+        self._tx.insert("webhook_events", (event.tenant_id, event.id), event)
+        return True
+
+    async def get(self, job_id: UUID, *, for_update: bool = False) -> InboxEvent | None:
+        return self._tx.read("webhook_events").get((self._tenant_id, job_id))
+
+    async def save(self, event: InboxEvent) -> None:
+        _save_queue_state(self._tx, "webhook_events", (self._tenant_id, event.id), event)
+
+
+def _save_queue_state(
+    tx: Transaction, table: str, key: tuple[UUID, UUID], job: OutboxMessage | InboxEvent
+) -> None:
+    """Only the queue state changes, as on PostgreSQL."""
+    current = tx.read(table).get(key)
+    if current is not None:
+        tx.write(table)[key] = replace(
+            current,
+            status=job.status,
+            attempts=job.attempts,
+            next_attempt_at=job.next_attempt_at,
+            locked_until=job.locked_until,
+            last_error=job.last_error,
+            finished_at=job.finished_at,
+        )
 
 
 class _Dated(Protocol):

@@ -23,6 +23,8 @@ TABLES = (
     "feature_flag_overrides",
     "feature_flag_changes",
     "platform_admins",
+    "outbox",
+    "webhook_events",
     "idempotency_keys",
 )
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -8,14 +10,18 @@ from switchboard.adapters.memory.repositories import (
     MemoryCustomerRepository,
     MemoryFlagRepository,
     MemoryIdempotencyRepository,
+    MemoryInboxRepository,
     MemoryIntegrationRepository,
     MemoryMembershipRepository,
+    MemoryOutboxRepository,
     MemoryRefreshTokenRepository,
     MemoryTenantRepository,
     MemoryUserRepository,
 )
 from switchboard.adapters.memory.store import MemoryStore, Transaction
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate
+from switchboard.core.queues.model import JobStatus
+from switchboard.ports.clock import Clock
 
 
 class MemoryUnitOfWork:
@@ -30,6 +36,8 @@ class MemoryUnitOfWork:
         self.customers = MemoryCustomerRepository(*scope)
         self.integrations = MemoryIntegrationRepository(*scope)
         self.flags = MemoryFlagRepository(*scope)
+        self.outbox = MemoryOutboxRepository(*scope)
+        self.inbox = MemoryInboxRepository(*scope)
         self.idempotency_keys = MemoryIdempotencyRepository(*scope)
 
     async def __aenter__(self) -> Self:
@@ -74,8 +82,47 @@ class MemoryIdentityDirectory:
         admin = self._store.tables["platform_admins"].get(email)
         return AdminCandidate(admin["id"], admin["password_hash"]) if admin else None
 
+    async def find_integration(self, integration_id: UUID) -> tuple[UUID, str] | None:
+        for (tenant_id, row_id), integration in self._store.tables["integrations"].items():
+            if row_id == integration_id:
+                return tenant_id, integration.provider
+        return None
+
     async def find_refresh_token(self, token_hash: str) -> tuple[UUID, UUID] | None:
         for token in self._store.tables["refresh_tokens"].values():
             if token.token_hash == token_hash:
                 return token.tenant_id, token.user_id
         return None
+
+
+class MemoryJobClaims:
+    """Claims due rows of every tenant, leasing them as the PostgreSQL functions do."""
+
+    def __init__(self, store: MemoryStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def claim_outbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
+        return await self._claim("outbox", limit, lease_seconds)
+
+    async def claim_inbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
+        return await self._claim("webhook_events", limit, lease_seconds)
+
+    async def _claim(self, table: str, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
+        async with self._store.lock:
+            now = self._clock.now()
+            rows = self._store.tables[table]
+            due = sorted(
+                (
+                    (key, job)
+                    for key, job in rows.items()
+                    if job.status == JobStatus.PENDING
+                    and job.next_attempt_at <= now
+                    and (job.locked_until is None or job.locked_until < now)
+                ),
+                key=lambda pair: pair[1].next_attempt_at,
+            )[:limit]
+            lease = now + timedelta(seconds=lease_seconds)
+            for key, job in due:
+                rows[key] = replace(job, locked_until=lease, attempts=job.attempts + 1)
+            return [key for key, _ in due]

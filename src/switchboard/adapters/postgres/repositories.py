@@ -27,9 +27,11 @@ from switchboard.adapters.postgres.tables import (
     idempotency_keys,
     integrations,
     memberships,
+    outbox,
     refresh_tokens,
     tenants,
     users,
+    webhook_events,
 )
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
@@ -37,6 +39,7 @@ from switchboard.core.flags.model import FlagChange, FlagOverride, Plan
 from switchboard.core.identity.model import RefreshToken, User
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
+from switchboard.core.queues.model import InboxEvent, JobStatus, OutboxMessage
 from switchboard.core.tenancy.model import Membership, Role, Tenant
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWorkFinished
 
@@ -417,6 +420,61 @@ class PostgresFlagRepository(_Repository):
     async def changes(self, limit: int) -> list[FlagChange]:
         rows = await self._all(_FLAG_CHANGES, {"tenant_id": self._tenant_id, "limit": limit})
         return [FlagChange(**row) for row in rows]
+
+
+_QUEUE_STATE = ("status", "attempts", "next_attempt_at", "locked_until", "last_error", "finished_at")
+
+
+def _queue_statements(table: Table) -> tuple[str, str, str]:
+    this_row = and_(table.c.tenant_id == bindparam("tenant_id"), table.c.id == bindparam("id"))
+    get = compile_sql(select(table).where(this_row))
+    get_for_update = compile_sql(select(table).where(this_row).with_for_update())
+    save = compile_sql(update(table).where(this_row).values({name: bindparam(name) for name in _QUEUE_STATE}))
+    return get, get_for_update, save
+
+
+_OUTBOX_INSERT = compile_sql(insert(outbox))
+_OUTBOX_GET, _OUTBOX_GET_FOR_UPDATE, _OUTBOX_SAVE = _queue_statements(outbox)
+_INBOX_INSERT_IF_NEW = compile_sql(
+    pg_insert(webhook_events)
+    .on_conflict_do_nothing(constraint="webhook_events_once_per_event")
+    .returning(webhook_events.c.id)
+)
+_INBOX_GET, _INBOX_GET_FOR_UPDATE, _INBOX_SAVE = _queue_statements(webhook_events)
+
+
+def _queue_values(job: OutboxMessage | InboxEvent) -> Row:
+    values = _values(job) | {"status": job.status.value}
+    for document in ("payload", "data"):
+        if document in values:
+            values[document] = Jsonb(values[document])
+    return values
+
+
+class PostgresOutboxRepository(_Repository):
+    async def add(self, message: OutboxMessage) -> None:
+        await self._conn.execute(_OUTBOX_INSERT, _queue_values(message))
+
+    async def get(self, job_id: UUID, *, for_update: bool = False) -> OutboxMessage | None:
+        sql = _OUTBOX_GET_FOR_UPDATE if for_update else _OUTBOX_GET
+        row = await self._one(sql, {"tenant_id": self._tenant_id, "id": job_id})
+        return OutboxMessage(**(row | {"status": JobStatus(row["status"])})) if row else None
+
+    async def save(self, message: OutboxMessage) -> None:
+        await self._conn.execute(_OUTBOX_SAVE, _queue_values(message) | {"tenant_id": self._tenant_id})
+
+
+class PostgresInboxRepository(_Repository):
+    async def add_if_new(self, event: InboxEvent) -> bool:
+        return await self._one(_INBOX_INSERT_IF_NEW, _queue_values(event)) is not None
+
+    async def get(self, job_id: UUID, *, for_update: bool = False) -> InboxEvent | None:
+        sql = _INBOX_GET_FOR_UPDATE if for_update else _INBOX_GET
+        row = await self._one(sql, {"tenant_id": self._tenant_id, "id": job_id})
+        return InboxEvent(**(row | {"status": JobStatus(row["status"])})) if row else None
+
+    async def save(self, event: InboxEvent) -> None:
+        await self._conn.execute(_INBOX_SAVE, _queue_values(event) | {"tenant_id": self._tenant_id})
 
 
 _KEY_MATCHES = and_(

@@ -170,6 +170,54 @@ platform_admins = Table(
     _timestamp("created_at"),
 )
 
+
+# Durable queues. A row is claimed by setting locked_until (a lease): a worker that dies
+# mid-job loses the lease and another worker takes the job again.
+def _queue_columns() -> list[Column[object]]:
+    return [
+        Column("status", Text, nullable=False, server_default=text("'pending'")),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        _timestamp("next_attempt_at"),
+        _timestamp("locked_until", nullable=True),
+        Column("last_error", Text),
+        _timestamp("finished_at", nullable=True),
+    ]
+
+
+# Verified provider events, stored once per (provider, event id), processed by the worker.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("integration_id", UUID(as_uuid=True), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    _timestamp("occurred_at", nullable=True),
+    _timestamp("received_at"),
+    *_queue_columns(),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "provider", "event_id", name="webhook_events_once_per_event"),
+    Index("webhook_events_due_idx", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+)
+
+# Side effects on the outside world, written in the transaction that causes them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    _timestamp("created_at"),
+    *_queue_columns(),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    Index("outbox_due_idx", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+)
+
 # Responses to POSTs carrying an Idempotency-Key, replayed for a retry within 24 hours.
 idempotency_keys = Table(
     "idempotency_keys",

@@ -13,8 +13,10 @@ from switchboard.adapters.postgres.repositories import (
     PostgresCustomerRepository,
     PostgresFlagRepository,
     PostgresIdempotencyRepository,
+    PostgresInboxRepository,
     PostgresIntegrationRepository,
     PostgresMembershipRepository,
+    PostgresOutboxRepository,
     PostgresRefreshTokenRepository,
     PostgresTenantRepository,
     PostgresUserRepository,
@@ -55,6 +57,8 @@ class PostgresUnitOfWork:
         self.customers = PostgresCustomerRepository(tx, self._tenant_id)
         self.integrations = PostgresIntegrationRepository(tx, self._tenant_id)
         self.flags = PostgresFlagRepository(tx, self._tenant_id)
+        self.outbox = PostgresOutboxRepository(tx, self._tenant_id)
+        self.inbox = PostgresInboxRepository(tx, self._tenant_id)
         self.idempotency_keys = PostgresIdempotencyRepository(tx, self._tenant_id)
         return self
 
@@ -101,7 +105,29 @@ class PostgresIdentityDirectory:
         row = await self._call("SELECT * FROM directory_find_admin(%s)", email)
         return AdminCandidate(row["admin_id"], row["password_hash"]) if row else None
 
-    async def _call(self, sql: str, argument: str) -> dict[str, Any] | None:
+    async def find_integration(self, integration_id: UUID) -> tuple[UUID, str] | None:
+        row = await self._call("SELECT * FROM directory_find_integration(%s)", integration_id)
+        return (row["tenant_id"], row["provider"]) if row else None
+
+    async def _call(self, sql: str, argument: object) -> dict[str, Any] | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(sql, (argument,))
             return await cursor.fetchone()
+
+
+class PostgresJobClaims:
+    """Calls the SECURITY DEFINER ``directory_claim_*`` functions (see migration 0004)."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def claim_outbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
+        return await self._claim("SELECT * FROM directory_claim_outbox(%s, %s)", limit, lease_seconds)
+
+    async def claim_inbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
+        return await self._claim("SELECT * FROM directory_claim_webhook_events(%s, %s)", limit, lease_seconds)
+
+    async def _claim(self, sql: str, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(sql, (limit, lease_seconds))
+            return [(row["tenant_id"], row["id"]) for row in await cursor.fetchall()]

@@ -12,11 +12,19 @@ from quart_schema import Info, QuartSchema
 import switchboard
 from switchboard.entrypoints.container import Container, build_container
 from switchboard.entrypoints.http import errors, observability
-from switchboard.entrypoints.http.blueprints import admin, auth, customers, health, integrations, tenant
+from switchboard.entrypoints.http.blueprints import (
+    admin,
+    auth,
+    customers,
+    health,
+    integrations,
+    tenant,
+    webhooks,
+)
 from switchboard.entrypoints.http.openapi import SwitchboardOpenAPI
 from switchboard.entrypoints.settings import Settings
 
-BLUEPRINTS = (health, auth, tenant, customers, integrations, admin)
+BLUEPRINTS = (health, auth, tenant, customers, integrations, admin, webhooks)
 
 
 def create_app(container: Container | None = None) -> Quart:

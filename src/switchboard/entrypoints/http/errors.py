@@ -26,6 +26,7 @@ from switchboard.core.errors import (
 )
 from switchboard.core.flags.model import FeatureDisabled
 from switchboard.entrypoints.http.responses import PROBLEM_JSON
+from switchboard.ports.providers import WebhookRejected
 
 PROBLEM_BASE = "https://switchboard.dev/problems/"
 
@@ -107,6 +108,11 @@ def register_error_handlers(app: Quart) -> None:
         if isinstance(error, InvalidInput):
             extra["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
         return problem(status, error.detail, error.code, headers, **extra)
+
+    @app.errorhandler(WebhookRejected)
+    async def webhook_rejected(error: WebhookRejected) -> Response:
+        log.warning("webhook_rejected", path=request.path, reason=str(error))
+        return problem(400, "the webhook could not be verified", "webhook_rejected")
 
     @app.errorhandler(ApiError)
     async def api_error(error: ApiError) -> Response:

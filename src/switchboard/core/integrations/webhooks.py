@@ -1,0 +1,73 @@
+"""Receiving a provider's webhook: route it to its tenant, verify it, store each event once.
+
+Nothing is processed here: the caller acknowledges as soon as the events are stored, and the
+worker processes them from the inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from switchboard.core.errors import NotFound
+from switchboard.core.integrations.handlers import open_config
+from switchboard.core.queues.model import InboxEvent, JobStatus
+
+if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
+    from switchboard.ports.clock import Clock
+    from switchboard.ports.persistence import IdentityDirectory, UnitOfWorkFactory
+    from switchboard.ports.providers import IncomingWebhook, ProviderCatalog, SecretBox
+
+UNKNOWN_ENDPOINT = "no webhook endpoint at this address"
+
+
+@dataclass(frozen=True)
+class Received:
+    stored: int
+    duplicates: int
+
+
+async def receive_webhook(
+    provider: str,
+    connection_id: UUID,
+    incoming: IncomingWebhook,
+    directory: IdentityDirectory,
+    units: UnitOfWorkFactory,
+    catalog: ProviderCatalog,
+    box: SecretBox,
+    clock: Clock,
+) -> Received:
+    """Raises NotFound for an unknown address and the plugin's WebhookRejected for a call that
+    is not provably genuine; in both cases nothing is stored."""
+    owner = await directory.find_integration(connection_id)
+    if owner is None or owner[1] != provider:
+        raise NotFound(UNKNOWN_ENDPOINT)
+    tenant_id = owner[0]
+    async with units(tenant_id) as uow:
+        integration = await uow.integrations.get(connection_id)
+    if integration is None:
+        raise NotFound(UNKNOWN_ENDPOINT)
+    events = catalog.verify_webhook(integration.provider, open_config(integration, box), incoming)
+
+    now = clock.now()
+    stored = 0
+    async with units(tenant_id) as uow:
+        for event in events:
+            inbox_event = InboxEvent(
+                id=uuid4(),
+                tenant_id=tenant_id,
+                integration_id=integration.id,
+                provider=integration.provider,
+                event_id=event.event_id,
+                type=event.type,
+                data=event.data,
+                occurred_at=event.occurred_at,
+                received_at=now,
+                status=JobStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+            )
+            stored += await uow.inbox.add_if_new(inbox_event)
+        await uow.commit()
+    return Received(stored, len(events) - stored)

@@ -1,0 +1,109 @@
+"""The worker: claims due outbox messages and inbox events of every tenant and runs them.
+
+Several workers can run side by side: a claim leases its rows (``FOR UPDATE SKIP LOCKED``), so
+each row goes to one worker; a worker that dies loses its leases and the rows are claimed again.
+Delivery is therefore at least once: a message is retried until it is settled, and providers get
+the message id as their idempotency key where they accept one (Stripe does; Twilio and SendGrid
+do not, so a crash between their answer and the settling can send twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from switchboard.core.queues.handlers import run_inbox_event, run_outbox_message
+from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
+from switchboard.ports.clock import Clock
+from switchboard.ports.persistence import JobClaims, UnitOfWorkFactory
+from switchboard.ports.providers import EmailMessage, ProviderRegistry, SmsMessage
+
+log = structlog.get_logger("switchboard.worker")
+
+EventHandler = Callable[[InboxEvent], Awaitable[None]]
+
+
+class Worker:
+    def __init__(
+        self,
+        claims: JobClaims,
+        units: UnitOfWorkFactory,
+        registry: ProviderRegistry,
+        clock: Clock,
+        *,
+        batch: int = 20,
+        lease_seconds: int = 60,
+        idle_seconds: float = 0.05,
+        event_handlers: dict[tuple[str, str], EventHandler] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._claims = claims
+        self._units = units
+        self._registry = registry
+        self._clock = clock
+        self._batch = batch
+        self._lease_seconds = lease_seconds
+        self._idle_seconds = idle_seconds
+        self._event_handlers = event_handlers or {}
+        self._rng = rng or random.Random()  # noqa: S311 (retry jitter, not security)
+        self._performers: dict[str, Callable[[OutboxMessage], Awaitable[None]]] = {
+            "email.send": self._send_email,
+            "sms.send": self._send_sms,
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("worker_started", batch=self._batch, lease_seconds=self._lease_seconds)
+        while not stop.is_set():
+            if await self.run_once() == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._idle_seconds)
+        log.info("worker_stopped")
+
+    async def run_once(self) -> int:
+        """Claim one batch of each queue, run it; the number of rows claimed."""
+        outbox = await self._claims.claim_outbox(self._batch, self._lease_seconds)
+        inbox = await self._claims.claim_inbox(self._batch, self._lease_seconds)
+        await asyncio.gather(
+            *(self._run_outbox(tenant_id, job_id) for tenant_id, job_id in outbox),
+            *(
+                run_inbox_event(tenant_id, job_id, self._units, self._process, self._clock, self._rng)
+                for tenant_id, job_id in inbox
+            ),
+        )
+        return len(outbox) + len(inbox)
+
+    async def _run_outbox(self, tenant_id: Any, job_id: Any) -> None:
+        status = await run_outbox_message(
+            tenant_id, job_id, self._units, self._perform, self._clock, self._rng
+        )
+        log.info("outbox_message", tenant_id=str(tenant_id), job_id=str(job_id), status=status)
+
+    async def _perform(self, job: OutboxMessage) -> None:
+        performer = self._performers.get(job.kind)
+        if performer is None:
+            raise PermanentFailure(f"no worker knows how to perform {job.kind!r}")
+        try:
+            await performer(job)
+        except Exception as error:
+            # Providers' errors say whether retrying can help (a declined card cannot).
+            if getattr(error, "retryable", True) is False:
+                raise PermanentFailure(str(error)) from error
+            raise
+
+    async def _process(self, event: InboxEvent) -> None:
+        handler = self._event_handlers.get((event.provider, event.type))
+        if handler is not None:
+            await handler(event)
+
+    async def _send_email(self, job: OutboxMessage) -> None:
+        sender = await self._registry.email_for(job.tenant_id)
+        await sender.send_email(EmailMessage(**job.payload, idempotency_key=str(job.id)))
+
+    async def _send_sms(self, job: OutboxMessage) -> None:
+        sender = await self._registry.sms_for(job.tenant_id)
+        await sender.send_sms(SmsMessage(**job.payload, idempotency_key=str(job.id)))

@@ -135,7 +135,7 @@ async def test_connecting_a_provider_answers_201_with_location_etag_and_the_mask
     assert body["capability"] == "email"
     assert body["enabled"] is True
     assert body["webhook_url"] == f"/v1/webhooks/fake_email/{body['id']}"
-    assert body["config"] == {"api_key": masked(key), "label": "Transactional"}
+    assert body["config"] == {"api_key": masked(key), "label": "Transactional", "webhook_secret": None}
     assert body["created_at"] == body["updated_at"]
     assert body["created_at"].endswith("Z")
     assert key.encode() not in await response.get_data()
@@ -196,7 +196,11 @@ async def test_the_stored_configuration_is_encrypted_with_the_apps_key(client, c
     assert key[-8:].encode() not in sealed
     assert b"At Rest Label" not in sealed
     assert b"api_key" not in sealed
-    assert json.loads(container.secret_box().open(sealed)) == {"api_key": key, "label": "At Rest Label"}
+    assert json.loads(container.secret_box().open(sealed)) == {
+        "api_key": key,
+        "label": "At Rest Label",
+        "webhook_secret": None,
+    }
 
 
 async def test_an_unknown_provider_is_a_400_naming_the_provider_field(client):
@@ -332,7 +336,7 @@ async def test_patching_only_the_label_keeps_the_secret_and_the_adapter_uses_the
     assert response.status_code == 200, await response.get_data()
     body = await response.get_json()
     conforms(IntegrationOut, body)
-    assert body["config"] == {"api_key": masked(key), "label": "new"}
+    assert body["config"] == {"api_key": masked(key), "label": "new", "webhook_secret": None}
     assert response.headers["ETag"] == '"2"'
     assert body["updated_at"] > created["updated_at"]
     assert body["created_at"] == created["created_at"]
@@ -355,7 +359,7 @@ async def test_patching_a_new_api_key_changes_the_masked_tail(client, container)
 
     assert response.status_code == 200, await response.get_data()
     body = await response.get_json()
-    assert body["config"] == {"api_key": masked(new_key), "label": "same"}
+    assert body["config"] == {"api_key": masked(new_key), "label": "same", "webhook_secret": None}
     assert new_key.encode() not in await response.get_data()
     sender = await container.provider_registry().email_for(UUID(owner.tenant_id))
     assert sender.config.api_key.get_secret_value() == new_key

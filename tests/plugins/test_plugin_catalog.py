@@ -83,15 +83,20 @@ def assert_fake_plugin_loaded(catalog: PluginCatalog) -> None:
 # --- the built-in catalog ----------------------------------------------------------------------
 
 
-def test_the_built_in_catalog_lists_the_fake_plugin_with_its_three_providers_and_no_errors():
+def test_the_built_in_catalog_lists_its_plugins_and_their_providers_with_no_errors():
     catalog = build_plugin_catalog(load_entry_points=False)
 
-    assert [(p.name, p.version, p.error) for p in catalog.plugins] == [("fake", __version__, None)]
+    assert [(p.name, p.version, p.error) for p in catalog.plugins] == [
+        (name, __version__, None) for name in ("fake", "stripe", "twilio", "sendgrid")
+    ]
     assert_fake_plugin_loaded(catalog)
     assert [(d.slug, d.capability, d.plugin) for d in catalog.all()] == [
         ("fake_email", Capability.EMAIL, "fake"),
         ("fake_payments", Capability.PAYMENTS, "fake"),
         ("fake_sms", Capability.SMS, "fake"),
+        ("sendgrid", Capability.EMAIL, "sendgrid"),
+        ("stripe", Capability.PAYMENTS, "stripe"),
+        ("twilio", Capability.SMS, "twilio"),
     ]
 
 

@@ -21,7 +21,7 @@ from switchboard.core.queues.handlers import run_inbox_event, run_outbox_message
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import JobClaims, UnitOfWorkFactory
-from switchboard.ports.providers import EmailMessage, ProviderRegistry, SmsMessage
+from switchboard.ports.providers import EmailMessage, ProviderError, ProviderRegistry, SmsMessage
 
 log = structlog.get_logger("switchboard.worker")
 
@@ -89,9 +89,9 @@ class Worker:
             raise PermanentFailure(f"no worker knows how to perform {job.kind!r}")
         try:
             await performer(job)
-        except Exception as error:
+        except ProviderError as error:
             # Providers' errors say whether retrying can help (a declined card cannot).
-            if getattr(error, "retryable", True) is False:
+            if not error.retryable:
                 raise PermanentFailure(str(error)) from error
             raise
 

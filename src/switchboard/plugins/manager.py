@@ -14,7 +14,10 @@ import switchboard
 from switchboard.core.errors import FieldError, InvalidInput
 from switchboard.plugins import hookspecs
 from switchboard.plugins.fake import FakePlugin
+from switchboard.plugins.sendgrid import SendGridPlugin
 from switchboard.plugins.spec import ProviderSpec
+from switchboard.plugins.stripe import StripePlugin
+from switchboard.plugins.twilio import TwilioPlugin
 from switchboard.ports.providers import (
     IncomingWebhook,
     ProviderDescription,
@@ -90,7 +93,7 @@ def _validated(spec: ProviderSpec, config: dict[str, Any]) -> Any:
         ) from error
 
 
-BUILTIN_PLUGINS: tuple[type, ...] = (FakePlugin,)
+BUILTIN_PLUGINS: tuple[type, ...] = (FakePlugin, StripePlugin, TwilioPlugin, SendGridPlugin)
 
 
 def build_plugin_catalog(*, load_entry_points: bool = True) -> PluginCatalog:

@@ -89,6 +89,31 @@ class ProviderEvent:
     occurred_at: datetime | None = None
 
 
+class ProviderError(Exception):
+    """A provider refused a call or could not be reached.
+
+    ``retryable`` says whether the same call may succeed later: true for rate limits, the
+    provider's own failures (5xx) and network errors; false for a refusal (another 4xx: a bad
+    number, a declined card, a revoked key), which would be refused again. The worker retries
+    the first kind and parks the second as dead at once.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        code: str | int | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.code = code
+        self.details = details
+
+
 class WebhookRejected(Exception):
     """The call is not provably from the provider (signature, freshness) or is malformed."""
 

@@ -33,7 +33,13 @@ from sendgrid.helpers.mail.exceptions import SendGridException
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
-from switchboard.ports.providers import EmailMessage, IncomingWebhook, ProviderEvent, WebhookRejected
+from switchboard.ports.providers import (
+    EmailMessage,
+    IncomingWebhook,
+    ProviderError,
+    ProviderEvent,
+    WebhookRejected,
+)
 
 API_BASE_ENV = "SWITCHBOARD_SENDGRID_API_BASE"
 SIGNATURE_HEADER = EventWebhookHeader.SIGNATURE.lower()  # x-twilio-email-event-webhook-signature
@@ -45,25 +51,11 @@ _API_KEY = re.compile(r"^SG\.[A-Za-z0-9_-]{8,100}\.[A-Za-z0-9_-]{8,100}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
 
-class ProviderError(Exception):
-    """SendGrid refused an email or could not be reached.
-
-    ``retryable`` says whether sending the same email again may succeed: true for rate limits
-    (429), SendGrid's own failures (5xx) and network errors; false for a request SendGrid
-    refused (another 4xx: an unverified sender, a revoked key), which would be refused again.
-    """
-
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.status = status
-
-
 def _public_key(value: str) -> ec.EllipticCurvePublicKey:
     """The key as SendGrid shows it (base64 of its DER), read the way the SDK reads it."""
     try:
         key = EventWebhook().convert_public_key_to_ecdsa(value)
-    except ValueError as error:
+    except (ValueError, UnsupportedAlgorithm) as error:
         raise ValueError(
             "must be the base64 ECDSA public key SendGrid shows for the signed Event Webhook"
         ) from error

@@ -26,7 +26,7 @@ the same call (same idempotency key) may succeed later:
   refused parameter (400, ``param`` names it), a reused idempotency key with other parameters
   (400 ``idempotency_error``) and an unknown object (404) are plain ``ProviderError``s.
 
-The message of a ``ProviderError`` is Stripe's, which never contains the secret key.
+The message of a ``ProviderError`` is Stripe's own (Stripe masks API keys in what it says).
 
 Webhooks are verified with the SDK's own ``stripe.Webhook.construct_event`` (HMAC-SHA256 of
 ``<timestamp>.<body>`` with the endpoint's secret, in the ``Stripe-Signature`` header), with a
@@ -51,6 +51,7 @@ from switchboard.ports.providers import (
     IncomingWebhook,
     PaymentIntent,
     PaymentIntentRequest,
+    ProviderError,
     ProviderEvent,
     Refund,
     RefundRequest,
@@ -75,27 +76,6 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 TIMEOUT_SECONDS = 30.0
 SIGNATURE_HEADER = "stripe-signature"
 REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
-
-
-class ProviderError(Exception):
-    """Stripe refused a call or could not be reached; ``retryable`` says whether to try again."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        status: int | None = None,
-        code: str | None = None,
-        param: str | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.status = status
-        self.code = code
-        self.param = param
-        self.request_id = request_id
 
 
 class PaymentDeclined(ProviderError):
@@ -159,7 +139,7 @@ class StripePayments:
         if request.amount is not None:
             params["amount"] = request.amount
         if request.reason in REFUND_REASONS:
-            params["reason"] = request.reason  # type: ignore[typeddict-item]  # checked just above
+            params["reason"] = request.reason
         elif request.reason:
             params["metadata"] = {"reason": request.reason[:500]}  # Stripe's limit for a value
         async with self._client() as client:
@@ -188,7 +168,7 @@ class StripePayments:
         except stripe.StripeError as error:
             raise _translated(error) from error
         finally:
-            await http_client.close_async()
+            await http_client.close_async()  # type: ignore[no-untyped-call]  # untyped in the SDK
 
 
 def _options(idempotency_key: str | None) -> stripe.RequestOptions:
@@ -260,6 +240,8 @@ class StripePlugin:
         stand-in; unset, they go to Stripe's API."""
         chosen = api_base if api_base is not None else os.environ.get(API_BASE_SETTING)
         self.api_base = chosen.rstrip("/") if chosen else None
+        # The SDK otherwise writes an id under the home directory and reports it on every call.
+        stripe.enable_telemetry = False
 
     @hookimpl
     def switchboard_providers(self) -> list[ProviderSpec]:

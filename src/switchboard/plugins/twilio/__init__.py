@@ -24,30 +24,19 @@ from twilio.rest import Client
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
-from switchboard.ports.providers import IncomingWebhook, ProviderEvent, SmsMessage, WebhookRejected
+from switchboard.ports.providers import (
+    IncomingWebhook,
+    ProviderError,
+    ProviderEvent,
+    SmsMessage,
+    WebhookRejected,
+)
 
 API_BASE_ENV = "SWITCHBOARD_TWILIO_API_BASE"
 SIGNATURE_HEADER = "x-twilio-signature"
 REQUEST_TIMEOUT = 30.0  # seconds, for the whole call to Twilio
 MAX_FORM_FIELDS = 200
 E164 = r"^\+[1-9][0-9]{6,14}$"
-
-
-class ProviderError(Exception):
-    """Twilio refused a message or could not be reached.
-
-    ``retryable`` says whether sending the same message again may succeed: true for rate limits
-    (429), Twilio's own failures (5xx) and network errors; false for a request Twilio refused
-    (another 4xx: a bad number, wrong credentials), which would be refused again.
-    """
-
-    def __init__(
-        self, message: str, *, retryable: bool, status: int | None = None, code: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.status = status
-        self.code = code
 
 
 def _retryable(status: int) -> bool:

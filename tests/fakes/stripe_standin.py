@@ -1,0 +1,405 @@
+"""A local stand-in for Stripe's API, for the official SDK to talk to in tests.
+
+``StripeStandIn`` is a small threaded HTTP server on 127.0.0.1 (a port of its own) that answers
+the two calls Switchboard's payments adapter makes, the way Stripe does:
+
+- ``POST /v1/payment_intents`` creates a PaymentIntent (``pi_...``, ``requires_payment_method``,
+  with a client secret); ``POST /v1/refunds`` refunds a succeeded one in full or in part.
+- Request bodies are ``application/x-www-form-urlencoded``, nested fields bracketed
+  (``metadata[order]=42``); answers are JSON, with a ``Request-Id`` header; errors are Stripe's
+  ``{"error": {"type", "code", "message", ...}}`` with Stripe's status codes.
+- The secret key comes as ``Authorization: Bearer sk_...``; anything else is a 401.
+- Idempotency like Stripe's: a repeated ``Idempotency-Key`` (per API key) with the same
+  parameters replays the first answer (with ``Idempotent-Replayed: true``) and creates nothing;
+  with other parameters it is a 400 ``idempotency_error``.
+
+Every request is recorded (method, path, headers with lower-case names, form fields, raw body),
+replays included, so a test sees what was sent; the objects created are counted separately.
+``fail_next`` makes the next requests fail (a 500, a 402 card decline, a 429, ...) before the
+idempotency layer, as a request Stripe never began executing: nothing is saved under its key.
+
+Use it as a context manager; the server stops, and its port closes, when the block exits::
+
+    with StripeStandIn() as stripe_api:
+        client = stripe.StripeClient("sk_test_...", base_addresses={"api": stripe_api.api_base})
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
+
+# What Stripe answers for each failure a test can ask for: (error type, code, message).
+FAILURES: dict[int, tuple[str, str | None, str]] = {
+    400: ("invalid_request_error", "parameter_invalid_empty", "Invalid request."),
+    401: ("invalid_request_error", None, "Invalid API Key provided."),
+    402: ("card_error", "card_declined", "Your card was declined."),
+    409: ("invalid_request_error", "lock_timeout", "This object cannot be accessed right now."),
+    429: ("invalid_request_error", "rate_limit", "Too many requests hit the API too quickly."),
+    500: ("api_error", None, "Sorry, something went wrong. We've already been notified of the problem."),
+    503: ("api_error", None, "Stripe is temporarily unavailable."),
+}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    form: dict[str, str]  # the url-encoded body, bracketed names as sent: "metadata[order]"
+    body: bytes
+
+    @property
+    def api_key(self) -> str | None:
+        scheme, _, key = self.headers.get("authorization", "").partition(" ")
+        return key if scheme == "Bearer" else None
+
+    def nested(self, name: str) -> dict[str, str]:
+        """The fields sent as ``name[key]=value``, as ``{key: value}``."""
+        prefix = f"{name}["
+        return {k[len(prefix) : -1]: v for k, v in self.form.items() if k.startswith(prefix) and k[-1] == "]"}
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    should_retry: bool | None
+
+
+class StripeError(Exception):
+    """Raised inside the stand-in to answer with one of Stripe's error bodies."""
+
+    def __init__(self, status: int, type_: str, message: str, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.answer = _Answer(status, {"error": {"type": type_, "code": code, "message": message, **extra}})
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_3{secrets.token_hex(12)}"
+
+
+class StripeStandIn:
+    def __init__(self, *, delay: float = 0.0, accepted_keys: set[str] | None = None) -> None:
+        """``delay`` seconds pass before each answer; ``accepted_keys``, when given, are the
+        only API keys that authenticate (otherwise any ``sk_``/``rk_`` key does)."""
+        self.delay = delay
+        self.accepted_keys = accepted_keys
+        self.payment_intents: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self._requests: list[RecordedRequest] = []
+        self._saved: dict[tuple[str, str], tuple[tuple[str, str, tuple[tuple[str, str], ...]], _Answer]] = {}
+        self._failures: deque[_Failure] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> StripeStandIn:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.standin = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="stripe-standin", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        assert self._server is not None
+        assert self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def api_base(self) -> str:
+        """What to give the SDK as its ``api`` base address."""
+        assert self._server is not None, "the stand-in is not running"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # --- what tests read and arrange ---------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def objects_created(self) -> int:
+        with self._lock:
+            return len(self.payment_intents) + len(self.refunds)
+
+    def fail_next(self, count: int = 1, status: int = 500, *, should_retry: bool | None = None) -> None:
+        """Answer the next ``count`` requests with Stripe's error for ``status`` (see FAILURES),
+        with a ``Stripe-Should-Retry`` header when ``should_retry`` is given."""
+        if status not in FAILURES:
+            raise ValueError(f"no canned Stripe error for {status}; pick one of {sorted(FAILURES)}")
+        with self._lock:
+            self._failures.extend(_Failure(status, should_retry) for _ in range(count))
+
+    def mark_succeeded(self, payment_intent_id: str) -> None:
+        """What happens when the customer pays: the intent succeeds and its charge is captured."""
+        with self._lock:
+            intent = self.payment_intents[payment_intent_id]
+            intent.update(
+                status="succeeded",
+                amount_received=intent["amount"],
+                latest_charge=_new_id("ch"),
+                payment_method=_new_id("pm"),
+            )
+
+    # --- answering ---------------------------------------------------------------------------
+
+    def answer(self, request: RecordedRequest) -> _Answer:
+        with self._lock:
+            self._requests.append(request)
+            failure = self._failures.popleft() if self._failures else None
+        if self.delay:
+            time.sleep(self.delay)
+        if failure is not None:
+            return self._failure(failure)
+        try:
+            api_key = self._authenticate(request)
+            with self._lock:  # one request at a time past here, as Stripe locks on the key
+                return self._idempotent(api_key, request)
+        except StripeError as error:
+            return error.answer
+
+    def _failure(self, failure: _Failure) -> _Answer:
+        type_, code, message = FAILURES[failure.status]
+        extra = {"decline_code": "generic_decline"} if failure.status == 402 else {}
+        answer = StripeError(failure.status, type_, message, code, **extra).answer
+        if failure.should_retry is not None:
+            header = ("Stripe-Should-Retry", "true" if failure.should_retry else "false")
+            return _Answer(answer.status, answer.body, (header,))
+        return answer
+
+    def _authenticate(self, request: RecordedRequest) -> str:
+        key = request.api_key
+        known = self.accepted_keys is None or key in self.accepted_keys
+        if not key or not re.match(r"^(sk|rk)_(test|live)_\w+$", key) or not known:
+            raise StripeError(401, "invalid_request_error", "Invalid API Key provided.")
+        return key
+
+    def _idempotent(self, api_key: str, request: RecordedRequest) -> _Answer:
+        key = request.headers.get("idempotency-key")
+        if request.method != "POST" or not key:
+            return self._route(request)
+        fingerprint = (request.method, request.path, tuple(sorted(request.form.items())))
+        saved = self._saved.get((api_key, key))
+        if saved is not None:
+            if saved[0] != fingerprint:
+                raise StripeError(
+                    400,
+                    "idempotency_error",
+                    f"Keys for idempotent requests can only be used with the same parameters they were "
+                    f"first used with. Try using a key other than '{key}' if you meant to execute a "
+                    f"different request.",
+                )
+            answer = saved[1]
+            return _Answer(answer.status, answer.body, (*answer.headers, ("Idempotent-Replayed", "true")))
+        try:
+            answer = self._route(request)
+        except StripeError as error:
+            answer = error.answer  # Stripe saves errors from a request it executed, too
+        self._saved[(api_key, key)] = (fingerprint, answer)
+        return answer
+
+    def _route(self, request: RecordedRequest) -> _Answer:
+        if (request.method, request.path) == ("POST", "/v1/payment_intents"):
+            return _Answer(200, self._create_payment_intent(request))
+        if (request.method, request.path) == ("POST", "/v1/refunds"):
+            return _Answer(200, self._create_refund(request))
+        raise StripeError(
+            404,
+            "invalid_request_error",
+            f"Unrecognized request URL ({request.method}: {request.path}).",
+        )
+
+    def _create_payment_intent(self, request: RecordedRequest) -> dict[str, Any]:
+        form = request.form
+        amount = _positive_integer(form, "amount", required=True)
+        currency = form.get("currency", "")
+        if not re.fullmatch(r"[A-Za-z]{3}", currency):
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                "Missing required param: currency.",
+                "parameter_missing",
+                param="currency",
+            )
+        intent_id = _new_id("pi")
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_received": 0,
+            "automatic_payment_methods": {"allow_redirects": "always", "enabled": True},
+            "canceled_at": None,
+            "capture_method": "automatic_async",
+            "client_secret": f"{intent_id}_secret_{secrets.token_urlsafe(18)}",
+            "confirmation_method": "automatic",
+            "created": int(time.time()),
+            "currency": currency.lower(),
+            "customer": None,
+            "description": form.get("description"),
+            "last_payment_error": None,
+            "latest_charge": None,
+            "livemode": request.api_key is not None and "_live_" in request.api_key,
+            "metadata": request.nested("metadata"),
+            "next_action": None,
+            "payment_method": None,
+            "payment_method_types": ["card", "link"],
+            "status": "requires_payment_method",
+        }
+        self.payment_intents[intent_id] = intent
+        return intent
+
+    def _create_refund(self, request: RecordedRequest) -> dict[str, Any]:
+        form = request.form
+        intent_id = form.get("payment_intent")
+        if not intent_id:
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                "One of the following params should be provided for this request: payment_intent or charge.",
+                "parameter_missing",
+            )
+        intent = self.payment_intents.get(intent_id)
+        if intent is None:
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                f"No such payment_intent: '{intent_id}'",
+                "resource_missing",
+                param="payment_intent",
+            )
+        if intent["status"] != "succeeded":
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+                "charge_not_refundable",
+            )
+        refunded = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == intent_id)
+        remaining = intent["amount_received"] - refunded
+        if remaining <= 0:
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                f"Charge {intent['latest_charge']} has already been refunded.",
+                "charge_already_refunded",
+            )
+        amount = _positive_integer(form, "amount", required=False) or remaining
+        if amount > remaining:
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
+                "amount_too_large",
+                param="amount",
+            )
+        reason = form.get("reason") or None
+        if reason is not None and reason not in REFUND_REASONS:
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                f"Invalid reason: must be one of {sorted(REFUND_REASONS)}",
+                "parameter_invalid_string",
+                param="reason",
+            )
+        refund = {
+            "id": _new_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "balance_transaction": _new_id("txn"),
+            "charge": intent["latest_charge"],
+            "created": int(time.time()),
+            "currency": intent["currency"],
+            "metadata": request.nested("metadata"),
+            "payment_intent": intent_id,
+            "reason": reason,
+            "status": "succeeded",
+        }
+        self.refunds[refund["id"]] = refund
+        return refund
+
+
+def _positive_integer(form: dict[str, str], name: str, *, required: bool) -> int:
+    value = form.get(name)
+    if value is None and not required:
+        return 0
+    if value is None:
+        raise StripeError(
+            400, "invalid_request_error", f"Missing required param: {name}.", "parameter_missing", param=name
+        )
+    if not value.isdigit() or int(value) < 1:
+        raise StripeError(
+            400,
+            "invalid_request_error",
+            f"Invalid positive integer: {name}",
+            "parameter_invalid_integer",
+            param=name,
+        )
+    return int(value)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "stripe-standin"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        request = RecordedRequest(
+            method=self.command,
+            path=urlsplit(self.path).path,
+            headers={name.lower(): value for name, value in self.headers.items()},
+            form=dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)),
+            body=body,
+        )
+        answer = self.server.standin.answer(request)  # type: ignore[attr-defined]
+        payload = json.dumps(answer.body).encode()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the requests are recorded, not logged."""

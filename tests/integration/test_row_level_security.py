@@ -137,6 +137,28 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
         "received_at": _now(),
         "next_attempt_at": _now(),
     },
+    "webhook_endpoints": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "url": "https://hooks.example.com/switchboard",
+        "description": "",
+        "event_types": [],
+        "sealed_secret": b"sealed",
+        "enabled": True,
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+    "webhook_deliveries": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "endpoint_id": uuid.uuid4(),
+        "event_id": uuid.uuid4(),
+        "event_type": "customer.created",
+        "attempt": 1,
+        "status_code": 200,
+        "duration_ms": 12,
+        "created_at": _now(),
+    },
     "idempotency_keys": lambda tenant_id, _user_id: {
         "tenant_id": tenant_id,
         "key": secrets.token_hex(8),
@@ -352,7 +374,7 @@ def test_with_tenant_a_set_no_row_of_tenant_b_is_visible(conn: Connection, seed:
 
 
 # Logs the application may add to but never rewrite: it has no UPDATE or DELETE on them at all.
-APPEND_ONLY_TABLES = {"feature_flag_changes"}
+APPEND_ONLY_TABLES = {"feature_flag_changes", "webhook_deliveries"}
 
 
 def changeable(conn: Connection, tables: list[str]) -> list[str]:

@@ -28,6 +28,7 @@ from switchboard.adapters.postgres.unit_of_work import (
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
 from switchboard.adapters.security.secret_box import FernetSecretBox
 from switchboard.adapters.security.tokens import JwtAccessTokens
+from switchboard.adapters.webhooks.sender import HttpWebhookSender
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
 from switchboard.entrypoints.worker import Worker
@@ -79,7 +80,10 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryJobClaims, memory_store, clock),
         postgres=providers.Singleton(PostgresJobClaims, pool),
     )
-    worker = providers.Factory(Worker, job_claims, units, provider_registry, clock)
+    webhook_sender = providers.Singleton(HttpWebhookSender, allow_loopback=config.webhooks_allow_loopback)
+    worker = providers.Factory(
+        Worker, job_claims, units, provider_registry, clock, webhook_sender, secret_box
+    )
 
     readiness = providers.Selector(
         config.storage,

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # Fernet keys, comma-separated; the first seals, any opens (rotate by putting a new key
     # first). Unset: one generated key kept in the data directory.
     encryption_keys: SecretStr | None = None
+    # Let outbound webhooks reach loopback addresses (and plain http): local development only.
+    webhooks_allow_loopback: bool = False
     access_token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -19,9 +19,17 @@ import structlog
 
 from switchboard.core.queues.handlers import run_inbox_event, run_outbox_message
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
+from switchboard.core.webhooks.handlers import DELIVER, deliver
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import JobClaims, UnitOfWorkFactory
-from switchboard.ports.providers import EmailMessage, ProviderError, ProviderRegistry, SmsMessage
+from switchboard.ports.providers import (
+    EmailMessage,
+    ProviderError,
+    ProviderRegistry,
+    SecretBox,
+    SmsMessage,
+    WebhookSender,
+)
 
 log = structlog.get_logger("switchboard.worker")
 
@@ -35,6 +43,8 @@ class Worker:
         units: UnitOfWorkFactory,
         registry: ProviderRegistry,
         clock: Clock,
+        webhook_sender: WebhookSender,
+        box: SecretBox,
         *,
         batch: int = 20,
         lease_seconds: int = 60,
@@ -46,6 +56,8 @@ class Worker:
         self._units = units
         self._registry = registry
         self._clock = clock
+        self._webhook_sender = webhook_sender
+        self._box = box
         self._batch = batch
         self._lease_seconds = lease_seconds
         self._idle_seconds = idle_seconds
@@ -54,6 +66,7 @@ class Worker:
         self._performers: dict[str, Callable[[OutboxMessage], Awaitable[None]]] = {
             "email.send": self._send_email,
             "sms.send": self._send_sms,
+            DELIVER: self._deliver_webhook,
         }
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -103,6 +116,17 @@ class Worker:
     async def _send_email(self, job: OutboxMessage) -> None:
         sender = await self._registry.email_for(job.tenant_id)
         await sender.send_email(EmailMessage(**job.payload, idempotency_key=str(job.id)))
+
+    async def _deliver_webhook(self, job: OutboxMessage) -> None:
+        await deliver(
+            job.tenant_id,
+            job.payload,
+            job.attempts,
+            self._units,
+            self._webhook_sender,
+            self._box,
+            self._clock,
+        )
 
     async def _send_sms(self, job: OutboxMessage) -> None:
         sender = await self._registry.sms_for(job.tenant_id)

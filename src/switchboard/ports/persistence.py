@@ -20,6 +20,7 @@ from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.queues.model import InboxEvent, OutboxMessage
 from switchboard.core.tenancy.model import Membership, Tenant
+from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
 
 
 class TenantRepository(Protocol):
@@ -141,6 +142,28 @@ class JobClaims(Protocol):
     async def claim_inbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]: ...
 
 
+class WebhookEndpointRepository(Protocol):
+    async def add(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def get(self, endpoint_id: UUID) -> WebhookEndpoint | None: ...
+
+    async def enabled(self) -> list[WebhookEndpoint]:
+        """Every enabled endpoint of the tenant (defined before ``list``, which shadows it)."""
+        ...
+
+    async def list(self, page: PageRequest) -> Page[WebhookEndpoint]: ...
+
+    async def delete(self, endpoint_id: UUID) -> bool: ...
+
+
+class DeliveryRepository(Protocol):
+    async def add(self, delivery: Delivery) -> None:
+        """Append to the delivery log, which is never changed afterwards."""
+        ...
+
+    async def list(self, endpoint_id: UUID, page: PageRequest) -> Page[Delivery]: ...
+
+
 class IntegrationRepository(Protocol):
     async def add(self, integration: Integration) -> None:
         """Raises ``Conflict(code="capability_taken")`` when another enabled integration of the
@@ -213,6 +236,8 @@ class UnitOfWork(Protocol):
     flags: FlagRepository
     outbox: OutboxRepository
     inbox: InboxRepository
+    webhook_endpoints: WebhookEndpointRepository
+    deliveries: DeliveryRepository
     idempotency_keys: IdempotencyRepository
 
     async def __aenter__(self) -> Self: ...

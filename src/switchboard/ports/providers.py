@@ -188,3 +188,23 @@ class ProviderRegistry(Protocol):
     async def sms_for(self, tenant_id: UUID) -> SmsSender: ...
 
     async def payments_for(self, tenant_id: UUID) -> PaymentsPort: ...
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status_code: int | None  # None when no answer came
+    error: str | None
+    duration_ms: int
+
+
+class WebhookSender(Protocol):
+    """Outbound webhooks to addresses tenants chose: checked, signed, sent."""
+
+    async def check_address(self, url: str) -> None:
+        """Raise ``InvalidInput`` (field ``url``) unless every address the host resolves to is
+        public: no loopback, private, link-local (cloud metadata) or reserved address."""
+        ...
+
+    async def deliver(self, url: str, secret: str, event_id: str, body: bytes) -> DeliveryResult:
+        """Check the address again, sign per Standard Webhooks, POST without following redirects."""
+        ...

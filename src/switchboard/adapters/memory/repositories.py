@@ -16,6 +16,7 @@ from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.queues.model import InboxEvent, OutboxMessage
 from switchboard.core.tenancy.model import Membership, Tenant
+from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
 
 
@@ -272,6 +273,39 @@ class MemoryInboxRepository(_Scoped):
 
     async def save(self, event: InboxEvent) -> None:
         _save_queue_state(self._tx, "webhook_events", (self._tenant_id, event.id), event)
+
+
+class MemoryWebhookEndpointRepository(_Scoped):
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        self._check_own_tenant(endpoint.tenant_id)
+        self._tx.insert("webhook_endpoints", (endpoint.tenant_id, endpoint.id), endpoint)
+
+    async def get(self, endpoint_id: UUID) -> WebhookEndpoint | None:
+        return self._tx.read("webhook_endpoints").get((self._tenant_id, endpoint_id))
+
+    async def enabled(self) -> list[WebhookEndpoint]:
+        return [e for e in self._own() if e.enabled]
+
+    async def list(self, page: PageRequest) -> Page[WebhookEndpoint]:
+        return _newest_first(self._own(), page)
+
+    async def delete(self, endpoint_id: UUID) -> bool:
+        return self._tx.write("webhook_endpoints").pop((self._tenant_id, endpoint_id), None) is not None
+
+    def _own(self) -> list[WebhookEndpoint]:
+        return [e for (tid, _), e in self._tx.read("webhook_endpoints").items() if tid == self._tenant_id]
+
+
+class MemoryDeliveryRepository(_Scoped):
+    async def add(self, delivery: Delivery) -> None:
+        self._check_own_tenant(delivery.tenant_id)
+        self._tx.insert("webhook_deliveries", (delivery.tenant_id, delivery.id), delivery)
+
+    async def list(self, endpoint_id: UUID, page: PageRequest) -> Page[Delivery]:
+        rows = self._tx.read("webhook_deliveries").items()
+        return _newest_first(
+            [d for (tid, _), d in rows if tid == self._tenant_id and d.endpoint_id == endpoint_id], page
+        )
 
 
 def _save_queue_state(

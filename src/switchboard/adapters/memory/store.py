@@ -25,6 +25,8 @@ TABLES = (
     "platform_admins",
     "outbox",
     "webhook_events",
+    "webhook_endpoints",
+    "webhook_deliveries",
     "idempotency_keys",
 )
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from switchboard.adapters.memory.repositories import (
     MemoryCustomerRepository,
+    MemoryDeliveryRepository,
     MemoryFlagRepository,
     MemoryIdempotencyRepository,
     MemoryInboxRepository,
@@ -17,6 +18,7 @@ from switchboard.adapters.memory.repositories import (
     MemoryRefreshTokenRepository,
     MemoryTenantRepository,
     MemoryUserRepository,
+    MemoryWebhookEndpointRepository,
 )
 from switchboard.adapters.memory.store import MemoryStore, Transaction
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate
@@ -38,6 +40,8 @@ class MemoryUnitOfWork:
         self.flags = MemoryFlagRepository(*scope)
         self.outbox = MemoryOutboxRepository(*scope)
         self.inbox = MemoryInboxRepository(*scope)
+        self.webhook_endpoints = MemoryWebhookEndpointRepository(*scope)
+        self.deliveries = MemoryDeliveryRepository(*scope)
         self.idempotency_keys = MemoryIdempotencyRepository(*scope)
 
     async def __aenter__(self) -> Self:

@@ -31,6 +31,8 @@ from switchboard.adapters.postgres.tables import (
     refresh_tokens,
     tenants,
     users,
+    webhook_deliveries,
+    webhook_endpoints,
     webhook_events,
 )
 from switchboard.core.customers.model import Customer
@@ -41,6 +43,7 @@ from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.queues.model import InboxEvent, JobStatus, OutboxMessage
 from switchboard.core.tenancy.model import Membership, Role, Tenant
+from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWorkFinished
 
 Row = dict[str, Any]
@@ -475,6 +478,62 @@ class PostgresInboxRepository(_Repository):
 
     async def save(self, event: InboxEvent) -> None:
         await self._conn.execute(_INBOX_SAVE, _queue_values(event) | {"tenant_id": self._tenant_id})
+
+
+_THIS_ENDPOINT = and_(
+    webhook_endpoints.c.tenant_id == bindparam("tenant_id"), webhook_endpoints.c.id == bindparam("id")
+)
+_ENDPOINT_INSERT = compile_sql(insert(webhook_endpoints))
+_ENDPOINT_GET = compile_sql(select(webhook_endpoints).where(_THIS_ENDPOINT))
+_ENDPOINT_PAGE = {after: compile_sql(newest_first(webhook_endpoints, after)) for after in (False, True)}
+_ENDPOINTS_ENABLED = compile_sql(
+    select(webhook_endpoints).where(
+        webhook_endpoints.c.tenant_id == bindparam("tenant_id"), webhook_endpoints.c.enabled
+    )
+)
+_ENDPOINT_DELETE = compile_sql(delete(webhook_endpoints).where(_THIS_ENDPOINT))
+_DELIVERY_INSERT = compile_sql(insert(webhook_deliveries))
+_DELIVERY_PAGE = {
+    after: compile_sql(
+        newest_first(webhook_deliveries, after).where(
+            webhook_deliveries.c.endpoint_id == bindparam("endpoint_id")
+        )
+    )
+    for after in (False, True)
+}
+
+
+def _endpoint(row: Row) -> WebhookEndpoint:
+    return WebhookEndpoint(**(row | {"event_types": tuple(row["event_types"])}))
+
+
+class PostgresWebhookEndpointRepository(_Repository):
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        await self._conn.execute(
+            _ENDPOINT_INSERT, _values(endpoint) | {"event_types": list(endpoint.event_types)}
+        )
+
+    async def get(self, endpoint_id: UUID) -> WebhookEndpoint | None:
+        row = await self._one(_ENDPOINT_GET, {"tenant_id": self._tenant_id, "id": endpoint_id})
+        return _endpoint(row) if row else None
+
+    async def enabled(self) -> list[WebhookEndpoint]:
+        return [_endpoint(row) for row in await self._all(_ENDPOINTS_ENABLED, {"tenant_id": self._tenant_id})]
+
+    async def list(self, page: PageRequest) -> Page[WebhookEndpoint]:
+        return await self._page(_ENDPOINT_PAGE[page.after is not None], {}, page, _endpoint)
+
+    async def delete(self, endpoint_id: UUID) -> bool:
+        return await self._count(_ENDPOINT_DELETE, {"tenant_id": self._tenant_id, "id": endpoint_id}) == 1
+
+
+class PostgresDeliveryRepository(_Repository):
+    async def add(self, delivery: Delivery) -> None:
+        await self._conn.execute(_DELIVERY_INSERT, _values(delivery))
+
+    async def list(self, endpoint_id: UUID, page: PageRequest) -> Page[Delivery]:
+        sql = _DELIVERY_PAGE[page.after is not None]
+        return await self._page(sql, {"endpoint_id": endpoint_id}, page, lambda row: Delivery(**row))
 
 
 _KEY_MATCHES = and_(

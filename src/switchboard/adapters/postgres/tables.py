@@ -218,6 +218,47 @@ outbox = Table(
     Index("outbox_due_idx", "next_attempt_at", postgresql_where=text("status = 'pending'")),
 )
 
+# A tenant's own URLs that receive its events (outbound webhooks).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("event_types", ARRAY(Text), nullable=False),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    Index("webhook_endpoints_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+)
+
+# Append-only: every delivery attempt, for the tenant to read.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("endpoint_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status_code", SmallInteger),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    Index(
+        "webhook_deliveries_by_endpoint_idx",
+        "tenant_id",
+        "endpoint_id",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
+)
+
 # Responses to POSTs carrying an Idempotency-Key, replayed for a retry within 24 hours.
 idempotency_keys = Table(
     "idempotency_keys",

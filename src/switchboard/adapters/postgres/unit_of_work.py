@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from switchboard.adapters.postgres.repositories import (
     PostgresCustomerRepository,
+    PostgresDeliveryRepository,
     PostgresFlagRepository,
     PostgresIdempotencyRepository,
     PostgresInboxRepository,
@@ -20,6 +21,7 @@ from switchboard.adapters.postgres.repositories import (
     PostgresRefreshTokenRepository,
     PostgresTenantRepository,
     PostgresUserRepository,
+    PostgresWebhookEndpointRepository,
     Transaction,
 )
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate
@@ -59,6 +61,8 @@ class PostgresUnitOfWork:
         self.flags = PostgresFlagRepository(tx, self._tenant_id)
         self.outbox = PostgresOutboxRepository(tx, self._tenant_id)
         self.inbox = PostgresInboxRepository(tx, self._tenant_id)
+        self.webhook_endpoints = PostgresWebhookEndpointRepository(tx, self._tenant_id)
+        self.deliveries = PostgresDeliveryRepository(tx, self._tenant_id)
         self.idempotency_keys = PostgresIdempotencyRepository(tx, self._tenant_id)
         return self
 

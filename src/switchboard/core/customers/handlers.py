@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
@@ -11,6 +12,8 @@ from switchboard.core.errors import NotFound, PreconditionFailed
 from switchboard.core.identity.model import Principal
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.tenancy.permissions import Action, require
+from switchboard.core.webhooks.handlers import publish
+from switchboard.core.webhooks.model import DomainEvent
 
 if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
     from switchboard.ports.clock import Clock
@@ -62,6 +65,7 @@ async def create_customer(
     )
     async with uow:
         await uow.customers.add(customer)
+        await publish(uow, principal.tenant_id, _event("customer.created", customer, now))
         await uow.commit()
     return customer
 
@@ -95,11 +99,12 @@ async def update_customer(
         updated = apply_changes(current, changes, clock.now())
         if not await uow.customers.update(updated, expected_version=current.version):
             raise PreconditionFailed("the customer changed while it was being updated")
+        await publish(uow, principal.tenant_id, _event("customer.updated", updated, updated.updated_at))
         await uow.commit()
     return updated
 
 
-async def delete_customer(cmd: DeleteCustomer, principal: Principal, uow: UnitOfWork) -> None:
+async def delete_customer(cmd: DeleteCustomer, principal: Principal, uow: UnitOfWork, clock: Clock) -> None:
     require(principal.role, Action.CUSTOMERS_WRITE)
     async with uow:
         current = await uow.customers.get(cmd.customer_id, for_update=True)
@@ -107,7 +112,21 @@ async def delete_customer(cmd: DeleteCustomer, principal: Principal, uow: UnitOf
             raise NotFound(CUSTOMER_NOT_FOUND)
         _check_version(current, cmd.if_match)
         await uow.customers.delete(cmd.customer_id)
+        await publish(uow, principal.tenant_id, _event("customer.deleted", current, clock.now()))
         await uow.commit()
+
+
+def _event(event_type: str, customer: Customer, at: datetime) -> DomainEvent:
+    data = {
+        "object": "customer",
+        "id": str(customer.id),
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "created_at": customer.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": customer.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+    return DomainEvent(uuid4(), event_type, data, at)
 
 
 def _check_version(customer: Customer, if_match: int | None) -> None:

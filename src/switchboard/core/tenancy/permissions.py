@@ -14,6 +14,7 @@ class Action(StrEnum):
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
     INTEGRATIONS_MANAGE = "integrations:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 _EVERYONE = frozenset(Role)
@@ -26,6 +27,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CUSTOMERS_WRITE: _EVERYONE,
     # Even masked, provider settings are for the people who run the account.
     Action.INTEGRATIONS_MANAGE: _MANAGERS,
+    Action.WEBHOOKS_MANAGE: _MANAGERS,
 }
 
 

@@ -19,12 +19,13 @@ from switchboard.entrypoints.http.blueprints import (
     health,
     integrations,
     tenant,
+    webhook_endpoints,
     webhooks,
 )
 from switchboard.entrypoints.http.openapi import SwitchboardOpenAPI
 from switchboard.entrypoints.settings import Settings
 
-BLUEPRINTS = (health, auth, tenant, customers, integrations, admin, webhooks)
+BLUEPRINTS = (health, auth, tenant, customers, integrations, admin, webhooks, webhook_endpoints)
 
 
 def create_app(container: Container | None = None) -> Quart:

@@ -127,8 +127,12 @@ async def update_customer(
 @blueprint.delete("/<uuid:customer_id>")
 @tag(["customers"])
 @inject
-async def delete_customer(customer_id: UUID, units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
+async def delete_customer(
+    customer_id: UUID,
+    units: UnitOfWorkFactory = Provide[Container.units],
+    clock: Clock = Provide[Container.clock],
+) -> Response:
     """Delete a customer. Honours If-Match."""
     command = handlers.DeleteCustomer(customer_id, if_match_version())
-    await handlers.delete_customer(command, *acting(units))
+    await handlers.delete_customer(command, *acting(units), clock)
     return Response(status=204)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -114,8 +114,9 @@ class Worker:
             await handler(event)
 
     async def _send_email(self, job: OutboxMessage) -> None:
+        message = _build(EmailMessage, job)
         sender = await self._registry.email_for(job.tenant_id)
-        await sender.send_email(EmailMessage(**job.payload, idempotency_key=str(job.id)))
+        await sender.send_email(message)
 
     async def _deliver_webhook(self, job: OutboxMessage) -> None:
         await deliver(
@@ -129,5 +130,17 @@ class Worker:
         )
 
     async def _send_sms(self, job: OutboxMessage) -> None:
+        message = _build(SmsMessage, job)
         sender = await self._registry.sms_for(job.tenant_id)
-        await sender.send_sms(SmsMessage(**job.payload, idempotency_key=str(job.id)))
+        await sender.send_sms(message)
+
+
+M = TypeVar("M", EmailMessage, SmsMessage)
+
+
+def _build(message_type: type[M], job: OutboxMessage) -> M:
+    """The message a job describes; a payload that does not fit can never be sent."""
+    try:
+        return message_type(**job.payload, idempotency_key=str(job.id))
+    except TypeError as error:
+        raise PermanentFailure(f"malformed {job.kind} payload: {error}") from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -247,7 +248,9 @@ class MemoryFlagRepository(_Scoped):
 class MemoryOutboxRepository(_Scoped):
     async def add(self, message: OutboxMessage) -> None:
         self._check_own_tenant(message.tenant_id)
-        self._tx.insert("outbox", (message.tenant_id, message.id), message)
+        # Stored, not shared: a database would not see the caller's later changes either.
+        stored = replace(message, payload=copy.deepcopy(message.payload))
+        self._tx.insert("outbox", (message.tenant_id, message.id), stored)
 
     async def get(self, job_id: UUID, *, for_update: bool = False) -> OutboxMessage | None:
         return self._tx.read("outbox").get((self._tenant_id, job_id))
@@ -265,7 +268,9 @@ class MemoryInboxRepository(_Scoped):
             for (tid, _), e in rows.items()
         ):
             return False
-        self._tx.insert("webhook_events", (event.tenant_id, event.id), event)
+        self._tx.insert(
+            "webhook_events", (event.tenant_id, event.id), replace(event, data=copy.deepcopy(event.data))
+        )
         return True
 
     async def get(self, job_id: UUID, *, for_update: bool = False) -> InboxEvent | None:

@@ -7,7 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from uuid import UUID
 
-from switchboard.core.queues.model import InboxEvent, JobStatus, OutboxMessage, failed, succeeded
+from switchboard.core.queues.model import (
+    InboxEvent,
+    JobStatus,
+    OutboxMessage,
+    PermanentFailure,
+    failed,
+    succeeded,
+)
 
 if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
     from switchboard.ports.clock import Clock
@@ -63,18 +70,22 @@ async def _run(
         job = await queue_of(uow).get(job_id)
     if job is None or job.status != JobStatus.PENDING:
         return None
+    limit = max_attempts if max_attempts is not None else getattr(job, "max_attempts", 1)
     error: BaseException | None = None
-    try:
-        # No transaction is open while the outside world is called.
-        await work(job)
-    except Exception as caught:  # every failure is recorded on the job; none stops the worker
-        error = caught
+    if job.attempts > limit:
+        # Claimed more often than allowed: each earlier claim ended with its worker dying.
+        error = PermanentFailure(f"claimed {job.attempts} times; it never finished")
+    else:
+        try:
+            # No transaction is open while the outside world is called.
+            await work(job)
+        except Exception as caught:  # every failure is recorded on the job; none stops the worker
+            error = caught
     async with units(tenant_id) as uow:
         queue = queue_of(uow)
         current = await queue.get(job_id, for_update=True)
         if current is None or current.status != JobStatus.PENDING:
             return None
-        limit = max_attempts if max_attempts is not None else getattr(current, "max_attempts", 1)
         settled = (
             succeeded(current, clock.now())
             if error is None

@@ -134,7 +134,9 @@ async def create_endpoint(
 @validate_querystring(ListQuery)
 @document_response(EndpointListOut)
 @inject
-async def list_endpoints(query_args: ListQuery, units: UnitOfWorkFactory = Provide[Container.units]) -> Response:
+async def list_endpoints(
+    query_args: ListQuery, units: UnitOfWorkFactory = Provide[Container.units]
+) -> Response:
     """The tenant's webhook endpoints, newest first."""
     page = await handlers.list_endpoints(page_request(query_args), *acting(units))
     return list_response(page, render_endpoint, encode_cursor)

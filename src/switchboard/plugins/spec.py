@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,3 +69,11 @@ class ProviderSpec:
             for name, field in self.config_model.model_fields.items()
             if field.annotation is SecretStr or SecretStr in get_args(field.annotation)
         )
+
+
+def operator_api_base(given: str | None, setting: str) -> str | None:
+    """Where a provider's SDK sends requests, if not to the provider itself: the operator's
+    choice (a constructor argument, else the ``setting`` environment variable), never a
+    tenant's, so no tenant can aim Switchboard's requests at an address of its choosing."""
+    chosen = given if given is not None else os.environ.get(setting)
+    return chosen.rstrip("/") if chosen else None

@@ -33,6 +33,7 @@ from sendgrid.helpers.mail.exceptions import SendGridException
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.spec import operator_api_base
 from switchboard.ports.providers import (
     EmailMessage,
     IncomingWebhook,
@@ -239,7 +240,7 @@ class SendGridPlugin:
     name = "sendgrid"
 
     def __init__(self, api_base: str | None = None) -> None:
-        self.api_base = api_base or os.environ.get(API_BASE_ENV) or None
+        self.api_base = operator_api_base(api_base, API_BASE_ENV)
 
     @hookimpl
     def switchboard_providers(self) -> list[ProviderSpec]:

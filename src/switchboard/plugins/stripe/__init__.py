@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.spec import operator_api_base
 from switchboard.ports.providers import (
     IncomingWebhook,
     PaymentIntent,
@@ -238,8 +239,7 @@ class StripePlugin:
     def __init__(self, api_base: str | None = None) -> None:
         """``api_base`` (or ``SWITCHBOARD_STRIPE_API_BASE``) points every tenant's calls at a
         stand-in; unset, they go to Stripe's API."""
-        chosen = api_base if api_base is not None else os.environ.get(API_BASE_SETTING)
-        self.api_base = chosen.rstrip("/") if chosen else None
+        self.api_base = operator_api_base(api_base, API_BASE_SETTING)
         # The SDK otherwise writes an id under the home directory and reports it on every call.
         stripe.enable_telemetry = False
 

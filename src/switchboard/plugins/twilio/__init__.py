@@ -24,6 +24,7 @@ from twilio.rest import Client
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.spec import operator_api_base
 from switchboard.ports.providers import (
     IncomingWebhook,
     ProviderError,
@@ -196,7 +197,7 @@ class TwilioPlugin:
     name = "twilio"
 
     def __init__(self, api_base: str | None = None) -> None:
-        self.api_base = api_base or os.environ.get(API_BASE_ENV) or None
+        self.api_base = operator_api_base(api_base, API_BASE_ENV)
 
     @hookimpl
     def switchboard_providers(self) -> list[ProviderSpec]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import re
 import time
 from datetime import UTC, datetime

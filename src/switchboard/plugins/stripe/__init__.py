@@ -36,7 +36,6 @@ tolerance of 300 seconds on the timestamp.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime

@@ -12,7 +12,6 @@ tenant who could choose the host could make Switchboard send their credentials a
 from __future__ import annotations
 
 import asyncio
-import os
 from urllib.parse import parse_qsl
 
 import aiohttp

@@ -26,17 +26,13 @@ Use it as a context manager; the server stops, and its port closes, when the blo
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.standin import Answer, RecordedRequest, StandIn
 
 REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 
@@ -53,32 +49,6 @@ FAILURES: dict[int, tuple[str, str | None, str]] = {
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # names in lower case
-    form: dict[str, str]  # the url-encoded body, bracketed names as sent: "metadata[order]"
-    body: bytes
-
-    @property
-    def api_key(self) -> str | None:
-        scheme, _, key = self.headers.get("authorization", "").partition(" ")
-        return key if scheme == "Bearer" else None
-
-    def nested(self, name: str) -> dict[str, str]:
-        """The fields sent as ``name[key]=value``, as ``{key: value}``."""
-        prefix = f"{name}["
-        return {k[len(prefix) : -1]: v for k, v in self.form.items() if k.startswith(prefix) and k[-1] == "]"}
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    body: dict[str, Any]
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
 class _Failure:
     status: int
     should_retry: bool | None
@@ -89,62 +59,29 @@ class StripeError(Exception):
 
     def __init__(self, status: int, type_: str, message: str, code: str | None = None, **extra: Any) -> None:
         super().__init__(message)
-        self.answer = _Answer(status, {"error": {"type": type_, "code": code, "message": message, **extra}})
+        self.answer = Answer(status, {"error": {"type": type_, "code": code, "message": message, **extra}})
 
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_3{secrets.token_hex(12)}"
 
 
-class StripeStandIn:
+class StripeStandIn(StandIn):
+    PROVIDER = "Stripe"
+    FAILURES = FAILURES
+    METHODS = ("GET", "POST", "DELETE")
+
     def __init__(self, *, delay: float = 0.0, accepted_keys: set[str] | None = None) -> None:
         """``delay`` seconds pass before each answer; ``accepted_keys``, when given, are the
         only API keys that authenticate (otherwise any ``sk_``/``rk_`` key does)."""
+        super().__init__()
         self.delay = delay
         self.accepted_keys = accepted_keys
         self.payment_intents: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
-        self._requests: list[RecordedRequest] = []
-        self._saved: dict[tuple[str, str], tuple[tuple[str, str, tuple[tuple[str, str], ...]], _Answer]] = {}
-        self._failures: deque[_Failure] = deque()
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> StripeStandIn:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.standin = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="stripe-standin", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        assert self._server is not None
-        assert self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    @property
-    def api_base(self) -> str:
-        """What to give the SDK as its ``api`` base address."""
-        assert self._server is not None, "the stand-in is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._saved: dict[tuple[str, str], tuple[tuple[str, str, tuple[tuple[str, str], ...]], Answer]] = {}
 
     # --- what tests read and arrange ---------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     @property
     def objects_created(self) -> int:
@@ -154,10 +91,7 @@ class StripeStandIn:
     def fail_next(self, count: int = 1, status: int = 500, *, should_retry: bool | None = None) -> None:
         """Answer the next ``count`` requests with Stripe's error for ``status`` (see FAILURES),
         with a ``Stripe-Should-Retry`` header when ``should_retry`` is given."""
-        if status not in FAILURES:
-            raise ValueError(f"no canned Stripe error for {status}; pick one of {sorted(FAILURES)}")
-        with self._lock:
-            self._failures.extend(_Failure(status, should_retry) for _ in range(count))
+        self._queue_failures(count, status, _Failure(status, should_retry))
 
     def mark_succeeded(self, payment_intent_id: str) -> None:
         """What happens when the customer pays: the intent succeeds and its charge is captured."""
@@ -172,14 +106,7 @@ class StripeStandIn:
 
     # --- answering ---------------------------------------------------------------------------
 
-    def answer(self, request: RecordedRequest) -> _Answer:
-        with self._lock:
-            self._requests.append(request)
-            failure = self._failures.popleft() if self._failures else None
-        if self.delay:
-            time.sleep(self.delay)
-        if failure is not None:
-            return self._failure(failure)
+    def route(self, request: RecordedRequest) -> Answer:
         try:
             api_key = self._authenticate(request)
             with self._lock:  # one request at a time past here, as Stripe locks on the key
@@ -187,14 +114,17 @@ class StripeStandIn:
         except StripeError as error:
             return error.answer
 
-    def _failure(self, failure: _Failure) -> _Answer:
+    def answer_failure(self, failure: _Failure) -> Answer:
         type_, code, message = FAILURES[failure.status]
         extra = {"decline_code": "generic_decline"} if failure.status == 402 else {}
         answer = StripeError(failure.status, type_, message, code, **extra).answer
         if failure.should_retry is not None:
             header = ("Stripe-Should-Retry", "true" if failure.should_retry else "false")
-            return _Answer(answer.status, answer.body, (header,))
+            return Answer(answer.status, answer.body, (header,))
         return answer
+
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        return (("Request-Id", f"req_{secrets.token_hex(7)}"),)
 
     def _authenticate(self, request: RecordedRequest) -> str:
         key = request.api_key
@@ -203,10 +133,10 @@ class StripeStandIn:
             raise StripeError(401, "invalid_request_error", "Invalid API Key provided.")
         return key
 
-    def _idempotent(self, api_key: str, request: RecordedRequest) -> _Answer:
+    def _idempotent(self, api_key: str, request: RecordedRequest) -> Answer:
         key = request.headers.get("idempotency-key")
         if request.method != "POST" or not key:
-            return self._route(request)
+            return self._dispatch(request)
         fingerprint = (request.method, request.path, tuple(sorted(request.form.items())))
         saved = self._saved.get((api_key, key))
         if saved is not None:
@@ -219,19 +149,19 @@ class StripeStandIn:
                     f"different request.",
                 )
             answer = saved[1]
-            return _Answer(answer.status, answer.body, (*answer.headers, ("Idempotent-Replayed", "true")))
+            return Answer(answer.status, answer.body, (*answer.headers, ("Idempotent-Replayed", "true")))
         try:
-            answer = self._route(request)
+            answer = self._dispatch(request)
         except StripeError as error:
             answer = error.answer  # Stripe saves errors from a request it executed, too
         self._saved[(api_key, key)] = (fingerprint, answer)
         return answer
 
-    def _route(self, request: RecordedRequest) -> _Answer:
+    def _dispatch(self, request: RecordedRequest) -> Answer:
         if (request.method, request.path) == ("POST", "/v1/payment_intents"):
-            return _Answer(200, self._create_payment_intent(request))
+            return Answer(200, self._create_payment_intent(request))
         if (request.method, request.path) == ("POST", "/v1/refunds"):
-            return _Answer(200, self._create_refund(request))
+            return Answer(200, self._create_refund(request))
         raise StripeError(
             404,
             "invalid_request_error",
@@ -365,41 +295,3 @@ def _positive_integer(form: dict[str, str], name: str, *, required: bool) -> int
             param=name,
         )
     return int(value)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "stripe-standin"
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        request = RecordedRequest(
-            method=self.command,
-            path=urlsplit(self.path).path,
-            headers={name.lower(): value for name, value in self.headers.items()},
-            form=dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)),
-            body=body,
-        )
-        answer = self.server.standin.answer(request)  # type: ignore[attr-defined]
-        payload = json.dumps(answer.body).encode()
-        self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
-        for name, value in answer.headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the requests are recorded, not logged."""

@@ -22,19 +22,12 @@ Use it as a context manager; the server stops, and its port closes, when the blo
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import secrets
-import threading
-from collections import deque
-from dataclasses import dataclass
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.standin import Answer, RecordedRequest, StandIn
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json$")
 
@@ -48,35 +41,8 @@ FAILURES: dict[int, tuple[int, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # names in lower case
-    form: dict[str, str]  # the url-encoded body
-    body: bytes
-
-    @property
-    def basic_auth(self) -> tuple[str, str] | None:
-        """The (user, password) of an ``Authorization: Basic`` header."""
-        scheme, _, encoded = self.headers.get("authorization", "").partition(" ")
-        if scheme != "Basic":
-            return None
-        try:
-            user, colon, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return (user, password) if colon else None
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    body: dict[str, Any]
-
-
-def _error(status: int, code: int, message: str) -> _Answer:
-    return _Answer(
+def _error(status: int, code: int, message: str) -> Answer:
+    return Answer(
         status,
         {
             "code": code,
@@ -87,65 +53,21 @@ def _error(status: int, code: int, message: str) -> _Answer:
     )
 
 
-class TwilioStandIn:
+class TwilioStandIn(StandIn):
+    PROVIDER = "Twilio"
+    FAILURES = FAILURES
+    CONTENT_TYPE = "application/json; charset=utf-8"
+
     def __init__(self) -> None:
+        super().__init__()
         self.messages: dict[str, dict[str, Any]] = {}
-        self._requests: list[RecordedRequest] = []
-        self._failures: deque[int] = deque()
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> TwilioStandIn:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.standin = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="twilio-standin", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        assert self._server is not None
-        assert self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    @property
-    def api_base(self) -> str:
-        """What stands for ``https://api.twilio.com``."""
-        assert self._server is not None, "the stand-in is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    # --- what tests read and arrange ---------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def fail_next(self, count: int = 1, status: int = 500) -> None:
-        """Answer the next ``count`` requests with Twilio's error for ``status`` (see FAILURES)."""
-        if status not in FAILURES:
-            raise ValueError(f"no canned Twilio error for {status}; pick one of {sorted(FAILURES)}")
-        with self._lock:
-            self._failures.extend([status] * count)
 
     # --- answering ---------------------------------------------------------------------------
 
-    def answer(self, request: RecordedRequest) -> _Answer:
-        with self._lock:
-            self._requests.append(request)
-            failure = self._failures.popleft() if self._failures else None
-        if failure is not None:
-            return _error(failure, *FAILURES[failure])
+    def answer_failure(self, failure: int) -> Answer:
+        return _error(failure, *FAILURES[failure])
+
+    def route(self, request: RecordedRequest) -> Answer:
         matched = MESSAGES_PATH.match(request.path)
         if request.method != "POST" or matched is None:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
@@ -154,7 +76,10 @@ class TwilioStandIn:
             return _error(401, *FAILURES[401])
         return self._create_message(matched.group(1), request.form)
 
-    def _create_message(self, account_sid: str, form: dict[str, str]) -> _Answer:
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        return (("Twilio-Request-Id", f"RQ{secrets.token_hex(16)}"),)
+
+    def _create_message(self, account_sid: str, form: dict[str, str]) -> Answer:
         to, sender, service = form.get("To"), form.get("From"), form.get("MessagingServiceSid")
         if not to:
             return _error(400, 21604, "A 'To' phone number is required.")
@@ -191,37 +116,4 @@ class TwilioStandIn:
         }
         with self._lock:
             self.messages[sid] = message
-        return _Answer(201, message)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "twilio-standin"
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        request = RecordedRequest(
-            method=self.command,
-            path=urlsplit(self.path).path,
-            headers={name.lower(): value for name, value in self.headers.items()},
-            form=dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)),
-            body=body,
-        )
-        answer = self.server.standin.answer(request)  # type: ignore[attr-defined]
-        payload = json.dumps(answer.body).encode()
-        self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Twilio-Request-Id", f"RQ{secrets.token_hex(16)}")
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # the base class's name for it
-        """Quiet: the requests are recorded, not logged."""
+        return Answer(201, message)

@@ -490,3 +490,33 @@ async def test_a_claim_takes_the_longest_waiting_rows_first(queues: QueueStorage
 
     assert sorted(claimed) == sorted([(actor.tenant_id, oldest.id), (actor.tenant_id, older.id)])
     assert (await read_job(queues, queue, actor.tenant_id, newer.id)).attempts == 0
+
+
+async def test_a_committed_queue_row_wakes_whoever_waits_for_work(queues: QueueStorage):
+    actor = await queues.new_tenant()
+    assert await queues.claims.wait_for_work(0.05) is False  # nothing new: it times out
+
+    async def add_later() -> None:
+        await asyncio.sleep(0.2)
+        async with queues.units(actor.tenant_id) as uow:
+            await uow.outbox.add(make_message(actor.tenant_id))
+            await uow.commit()
+
+    adding = asyncio.create_task(add_later())
+    try:
+        assert await queues.claims.wait_for_work(5) is True
+    finally:
+        await adding
+        await queues.claims.close()
+
+
+async def test_an_uncommitted_queue_row_wakes_nobody(queues: QueueStorage):
+    actor = await queues.new_tenant()
+    await queues.claims.wait_for_work(0.05)  # listening from here on
+    async with queues.units(actor.tenant_id) as uow:
+        await uow.outbox.add(make_message(actor.tenant_id))  # rolled back
+
+    try:
+        assert await queues.claims.wait_for_work(0.3) is False
+    finally:
+        await queues.claims.close()

@@ -493,6 +493,24 @@ async def test_a_running_worker_delivers_new_messages_and_stops_when_asked(clien
     assert emails_sent(container, [message.id]) == {str(message.id): 1}
 
 
+async def test_a_new_message_wakes_an_idle_worker_long_before_its_fallback_poll(client, container):
+    who, tenant_id = await new_tenant(client)
+    await connect(client, who, "fake_email")
+    stop = asyncio.Event()
+    task = asyncio.create_task(container.worker(batch=ROOMY, idle_seconds=30).run(stop))
+    try:
+        await asyncio.sleep(0.5)  # idle, listening
+        started = asyncio.get_running_loop().time()
+        message = await enqueue(container, tenant_id, "email.send", EMAIL)
+        while (await stored_message(container, tenant_id, message.id)).status is not JobStatus.DONE:
+            assert asyncio.get_running_loop().time() - started < 5, "no wake-up: it waited for the 30 s poll"
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+    finally:
+        task.cancel()
+
+
 async def test_an_idle_worker_stops_at_once_when_asked(client, container):
     stop = asyncio.Event()
     task = asyncio.create_task(container.worker(batch=ROOMY, idle_seconds=30).run(stop))

@@ -10,7 +10,6 @@ do not, so a crash between their answer and the settling can send twice).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from switchboard.ports.providers import (
 log = structlog.get_logger("switchboard.worker")
 
 EventHandler = Callable[[InboxEvent], Awaitable[None]]
+IDLE_SLICE_SECONDS = 0.25
 
 
 class Worker:
@@ -48,7 +48,7 @@ class Worker:
         *,
         batch: int = 20,
         lease_seconds: int = 60,
-        idle_seconds: float = 0.05,
+        idle_seconds: float = 1.0,
         event_handlers: dict[tuple[str, str], EventHandler] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -70,12 +70,24 @@ class Worker:
         }
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: run what is due; when nothing is, sleep until new work is announced,
+        or for ``idle_seconds`` at most (retries come due without any announcement)."""
         log.info("worker_started", batch=self._batch, lease_seconds=self._lease_seconds)
-        while not stop.is_set():
-            if await self.run_once() == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._idle_seconds)
+        try:
+            while not stop.is_set():
+                if await self.run_once() == 0:
+                    await self._idle(stop)
+        finally:
+            await self._claims.close()
         log.info("worker_stopped")
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        # Short slices: a stop request is noticed quickly and no wait is ever cancelled midway.
+        deadline = asyncio.get_running_loop().time() + self._idle_seconds
+        while not stop.is_set():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or await self._claims.wait_for_work(min(remaining, IDLE_SLICE_SECONDS)):
+                return
 
     async def run_once(self) -> int:
         """Claim one batch of each queue, run it; the number of rows claimed."""

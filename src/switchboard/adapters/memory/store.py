@@ -31,10 +31,15 @@ TABLES = (
 )
 
 
+QUEUES = frozenset({"outbox", "webhook_events"})
+
+
 @dataclass
 class MemoryStore:
     tables: dict[str, dict[Any, Any]] = field(default_factory=lambda: {t: {} for t in TABLES})
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Set when a commit adds to a queue, as PostgreSQL's NOTIFY does.
+    work_added: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Transaction:
@@ -64,6 +69,8 @@ class Transaction:
     def commit(self) -> None:
         self._check_open()
         self._store.tables.update(self._copies)
+        if QUEUES.intersection(self._copies):
+            self._store.work_added.set()
         self.rollback()
 
     def rollback(self) -> None:

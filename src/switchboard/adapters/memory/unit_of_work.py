@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
@@ -111,6 +112,17 @@ class MemoryJobClaims:
 
     async def claim_inbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
         return await self._claim("webhook_events", limit, lease_seconds)
+
+    async def wait_for_work(self, at_most_seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._store.work_added.wait(), at_most_seconds)
+        except TimeoutError:
+            return False
+        self._store.work_added.clear()
+        return True
+
+    async def close(self) -> None:
+        return None
 
     async def _claim(self, table: str, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
         async with self._store.lock:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -27,6 +29,7 @@ from switchboard.adapters.postgres.repositories import (
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate
 
 Pool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
+JOBS_CHANNEL = "switchboard_jobs"  # see migration 0006
 
 # Transaction-local (third argument true): the setting ends with the transaction, so a pooled
 # connection never carries one tenant's scope into the next request. BEGIN travels in the same
@@ -120,10 +123,33 @@ class PostgresIdentityDirectory:
 
 
 class PostgresJobClaims:
-    """Calls the SECURITY DEFINER ``directory_claim_*`` functions (see migration 0004)."""
+    """Calls the SECURITY DEFINER ``directory_claim_*`` functions (see migration 0004), and
+    listens for the notifications new queue rows send (migration 0006)."""
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
+        self._listener: AsyncConnection[Any] | None = None
+
+    async def wait_for_work(self, at_most_seconds: float) -> bool:
+        try:
+            listener = await self._listening()
+            async for _ in listener.notifies(timeout=at_most_seconds, stop_after=1):
+                return True
+        except psycopg.OperationalError:
+            await self.close()  # a broken connection: listen afresh next time
+            await asyncio.sleep(at_most_seconds)
+        return False
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
+
+    async def _listening(self) -> AsyncConnection[Any]:
+        if self._listener is None or self._listener.closed:
+            self._listener = await AsyncConnection.connect(self._pool.conninfo, autocommit=True)
+            await self._listener.execute(f"LISTEN {JOBS_CHANNEL}")
+        return self._listener
 
     async def claim_outbox(self, limit: int, lease_seconds: int) -> list[tuple[UUID, UUID]]:
         return await self._claim("SELECT * FROM directory_claim_outbox(%s, %s)", limit, lease_seconds)

@@ -652,14 +652,14 @@ class _Connection(asyncio.Protocol):
             self.lost.set_result(None)
 
 
-async def _connection_loop(load: _Load, port: int) -> None:
+async def _connection_loop(load: _Load, port: int, connection: type[_Connection] | None = None) -> None:
     """Keep one connection open for the whole run, reconnecting if the server drops it."""
     loop = asyncio.get_running_loop()
     while load.sending:
         lost: asyncio.Future[None] = loop.create_future()
         try:
             transport, _ = await loop.create_connection(
-                functools.partial(_Connection, load, lost), HOST, port
+                functools.partial(connection or _Connection, load, lost), HOST, port
             )
         except OSError:
             load.socket_errors += 1

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import os
 import re
@@ -661,25 +660,6 @@ class _EventConnection(lc._Connection):
         super().connection_lost(exc)
 
 
-async def _connection_loop(load: _EventLoad, port: int) -> None:
-    """lc._connection_loop with this connection class."""
-    loop = asyncio.get_running_loop()
-    while load.sending:
-        lost: asyncio.Future[None] = loop.create_future()
-        try:
-            transport, _ = await loop.create_connection(
-                functools.partial(_EventConnection, load, lost), HOST, port
-            )
-        except OSError:
-            load.socket_errors += 1
-            await asyncio.sleep(0.05)
-            continue
-        try:
-            await lost
-        finally:
-            transport.close()
-
-
 async def _finish(load: _EventLoad, tasks: list[asyncio.Task[None]]) -> None:
     load.sending = False
     try:
@@ -848,7 +828,10 @@ class Flood:
 async def ingest(args: argparse.Namespace, server: lc.Server, worker: WorkerProcess, events: Events) -> Flood:
     """lc._builtin_run's schedule: connections send back to back, measured after the warm-up."""
     load = _EventLoad(events)
-    tasks = [asyncio.create_task(_connection_loop(load, server.port)) for _ in range(args.connections)]
+    tasks = [
+        asyncio.create_task(lc._connection_loop(load, server.port, _EventConnection))
+        for _ in range(args.connections)
+    ]
     meter = Meter(server, worker)
     try:
         await asyncio.sleep(args.warmup)
@@ -1028,7 +1011,10 @@ async def steady_load(
     load = _EventLoad(events, paced=True)
     load.measuring = True
     load.connections = args.steady_connections
-    tasks = [asyncio.create_task(_connection_loop(load, server.port)) for _ in range(args.steady_connections)]
+    tasks = [
+        asyncio.create_task(lc._connection_loop(load, server.port, _EventConnection))
+        for _ in range(args.steady_connections)
+    ]
     loop = asyncio.get_running_loop()
     try:
         with contextlib.suppress(TimeoutError):  # every connection open and waiting

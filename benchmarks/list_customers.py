@@ -320,17 +320,7 @@ class Server:
         if self.process is None:
             return
         process, self.process = self.process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                print("server did not stop within 30 s after SIGINT: killing it", flush=True)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # any worker left behind
+        interrupt(process, "server")
         self._stop_orphaned_postgres()
 
     def _stop_orphaned_postgres(self) -> None:
@@ -650,6 +640,22 @@ class _Connection(asyncio.Protocol):
             load.idle.set()
         if not self.lost.done():
             self.lost.set_result(None)
+
+
+def interrupt(process: subprocess.Popen[bytes], name: str) -> None:
+    """SIGINT, as an operator would, then force after 30 s; then kill its group (any child
+    process left behind)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop within 30 s after SIGINT: killing it", flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 async def _connection_loop(load: _Load, port: int, connection: type[_Connection] | None = None) -> None:

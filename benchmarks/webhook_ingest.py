@@ -348,17 +348,7 @@ class WorkerProcess:
             return
         self.release()  # a stopped process would not see the SIGINT
         process, self.process = self.process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                print("worker did not stop within 30 s after SIGINT: killing it", flush=True)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        lc.interrupt(process, "worker")
         if process.returncode not in (0, None):
             print(f"worker exited with status {process.returncode}", flush=True)
 
@@ -749,8 +739,30 @@ class Meter(lc.CpuMeter):
         return super().stop()
 
 
+class _Measured:
+    """What Flood and Steady share: validity, and CPU used by processes other than ours."""
+
+    non_200: int
+    socket_errors: int
+    seconds: float
+    server_cpu_s: float
+    postgres_cpu_s: float
+    worker_cpu_s: float
+    generator_cpu_s: float
+    machine_cpu_s: float
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.non_200 or self.socket_errors)
+
+    @property
+    def others_cores(self) -> float:
+        ours = self.server_cpu_s + self.postgres_cpu_s + self.worker_cpu_s + self.generator_cpu_s
+        return max(0.0, self.machine_cpu_s - ours) / self.seconds if self.seconds else 0.0
+
+
 @dataclass
-class Flood:
+class Flood(_Measured):
     load: _EventLoad
     requests: int
     seconds: float
@@ -777,15 +789,6 @@ class Flood:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.non_200 or self.socket_errors)
-
-    @property
-    def others_cores(self) -> float:
-        ours = self.server_cpu_s + self.postgres_cpu_s + self.worker_cpu_s + self.generator_cpu_s
-        return max(0.0, self.machine_cpu_s - ours) / self.seconds if self.seconds else 0.0
 
     def per_event_us(self, cpu: float) -> float:
         return cpu / self.requests * 1e6 if self.requests else 0.0
@@ -949,7 +952,7 @@ def measure_drain(
 
 
 @dataclass
-class Steady:
+class Steady(_Measured):
     load: _EventLoad
     rate: float  # events sent per second, as achieved
     seconds: float
@@ -963,15 +966,6 @@ class Steady:
     postgres_cpu_s: float
     worker_cpu_s: float
     machine_cpu_s: float
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.non_200 or self.socket_errors)
-
-    @property
-    def others_cores(self) -> float:
-        ours = self.server_cpu_s + self.postgres_cpu_s + self.worker_cpu_s + self.generator_cpu_s
-        return max(0.0, self.machine_cpu_s - ours) / self.seconds if self.seconds else 0.0
 
     def per_event_us(self, cpu: float) -> float:
         return cpu / self.load.events.count * 1e6 if self.load.events.count else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 from dataclasses import dataclass, field
@@ -13,11 +14,7 @@ from pydantic import SecretStr, ValidationError
 import switchboard
 from switchboard.core.errors import FieldError, InvalidInput
 from switchboard.plugins import hookspecs
-from switchboard.plugins.fake import FakePlugin
-from switchboard.plugins.sendgrid import SendGridPlugin
 from switchboard.plugins.spec import ProviderSpec
-from switchboard.plugins.stripe import StripePlugin
-from switchboard.plugins.twilio import TwilioPlugin
 from switchboard.ports.providers import (
     IncomingWebhook,
     ProviderDescription,
@@ -93,7 +90,13 @@ def _validated(spec: ProviderSpec, config: dict[str, Any]) -> Any:
         ) from error
 
 
-BUILTIN_PLUGINS: tuple[type, ...] = (FakePlugin, StripePlugin, TwilioPlugin, SendGridPlugin)
+# By import path: a provider's SDK is imported when the catalog is built, not with the server.
+BUILTIN_PLUGINS = (
+    "switchboard.plugins.fake:FakePlugin",
+    "switchboard.plugins.stripe:StripePlugin",
+    "switchboard.plugins.twilio:TwilioPlugin",
+    "switchboard.plugins.sendgrid:SendGridPlugin",
+)
 
 
 def build_plugin_catalog(*, load_entry_points: bool = True) -> PluginCatalog:
@@ -105,7 +108,9 @@ def build_plugin_catalog(*, load_entry_points: bool = True) -> PluginCatalog:
     manager = pluggy.PluginManager("switchboard")
     manager.add_hookspecs(hookspecs)
     catalog = PluginCatalog(manager)
-    for plugin_class in BUILTIN_PLUGINS:
+    for path in BUILTIN_PLUGINS:
+        module, _, name = path.partition(":")
+        plugin_class = getattr(importlib.import_module(module), name)
         _register(catalog, plugin_class(), plugin_class.name, switchboard.__version__)
     if load_entry_points:
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):

@@ -7,12 +7,9 @@ superuser, not an owner, no BYPASSRLS, so row-level security applies to every qu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
@@ -22,6 +19,9 @@ from sqlalchemy.pool import NullPool
 
 from switchboard.adapters.postgres.roles import APP_ROLE, DIRECTORY_ROLE
 from switchboard.adapters.postgres.unit_of_work import Pool
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # Two sessions migrating at once take turns on this lock (an arbitrary, fixed number).
 _MIGRATION_LOCK = 7_245_019_331
@@ -86,12 +86,16 @@ def bootstrap_roles(conn: psycopg.Connection[Any], app_password: str | None) -> 
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # imported here: serving processes never migrate
+
     config = Config()
     config.set_main_option("script_location", "switchboard:migrations")
     return config
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
@@ -100,6 +104,8 @@ def migrate(owner_url: str, app_password: str | None = None) -> None:
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
         try:
+            from alembic import command
+
             bootstrap_roles(conn, app_password)
             engine = create_engine(
                 "postgresql+psycopg://", creator=lambda: psycopg.connect(owner_url), poolclass=NullPool

@@ -31,6 +31,7 @@ from switchboard.adapters.postgres.database import (
 from switchboard.adapters.postgres.embedded import EmbeddedPostgres
 from switchboard.adapters.postgres.unit_of_work import Pool
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
+from switchboard.adapters.security.secret_box import FernetSecretBox
 from switchboard.entrypoints.container import Container, build_container
 from switchboard.entrypoints.http.app import create_app
 from switchboard.entrypoints.settings import Settings
@@ -97,10 +98,12 @@ def make_container(settings: Settings, hasher: Argon2PasswordHasher) -> Containe
 
 @pytest.fixture(scope="session")
 def container(database: Database, test_hasher: Argon2PasswordHasher) -> Container:
+    # Every secret given, so the tests never write key files into a real data directory.
     settings = Settings(
         storage="postgres",
         database_url=database.owner_url,
         token_signing_key=TEST_SIGNING_KEY,
+        encryption_keys=FernetSecretBox.generate_key(),
         database_pool_size=8,
     )
     return make_container(settings, test_hasher)

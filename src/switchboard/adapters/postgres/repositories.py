@@ -16,7 +16,20 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
-from sqlalchemy import Select, Table, and_, bindparam, delete, insert, null, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.statements import compile_sql
@@ -98,6 +111,20 @@ class _Repository:
             params |= {"after_created_at": page.after.created_at, "after_id": page.after.id}
         rows = [make(row) for row in await self._all(sql, params)]
         return page_from_overfetch(rows, page.limit, lambda item: Position(item.created_at, item.id))  # type: ignore[attr-defined]
+
+
+def this_row(table: Table) -> ColumnElement[bool]:
+    """The row of the unit of work's tenant with the given id."""
+    return and_(table.c.tenant_id == bindparam("tenant_id"), table.c.id == bindparam("id"))
+
+
+def versioned_update(table: Table, *columns: str) -> str:
+    """Set ``columns`` of this row, only if it is still at ``expected_version``."""
+    return compile_sql(
+        update(table)
+        .where(this_row(table), table.c.version == bindparam("expected_version"))
+        .values({name: bindparam(name) for name in columns})
+    )
 
 
 def newest_first(table: Table, after: bool) -> Select[Any]:
@@ -226,21 +253,11 @@ class PostgresRefreshTokenRepository(_Repository):
         await self._conn.execute(_TOKEN_REVOKE_FAMILY, params)
 
 
-_THIS_CUSTOMER = and_(customers.c.tenant_id == bindparam("tenant_id"), customers.c.id == bindparam("id"))
+_THIS_CUSTOMER = this_row(customers)
 _CUSTOMER_INSERT = compile_sql(insert(customers))
 _CUSTOMER_GET = compile_sql(select(customers).where(_THIS_CUSTOMER))
 _CUSTOMER_GET_FOR_UPDATE = compile_sql(select(customers).where(_THIS_CUSTOMER).with_for_update())
-_CUSTOMER_UPDATE = compile_sql(
-    update(customers)
-    .where(_THIS_CUSTOMER, customers.c.version == bindparam("expected_version"))
-    .values(
-        name=bindparam("name"),
-        email=bindparam("email"),
-        phone=bindparam("phone"),
-        updated_at=bindparam("updated_at"),
-        version=bindparam("version"),
-    )
-)
+_CUSTOMER_UPDATE = versioned_update(customers, "name", "email", "phone", "updated_at", "version")
 _CUSTOMER_DELETE = compile_sql(delete(customers).where(_THIS_CUSTOMER))
 
 
@@ -291,9 +308,7 @@ class PostgresCustomerRepository(_Repository):
         return await self._count(_CUSTOMER_DELETE, {"tenant_id": self._tenant_id, "id": customer_id}) == 1
 
 
-_THIS_INTEGRATION = and_(
-    integrations.c.tenant_id == bindparam("tenant_id"), integrations.c.id == bindparam("id")
-)
+_THIS_INTEGRATION = this_row(integrations)
 _INTEGRATION_INSERT = compile_sql(insert(integrations))
 _INTEGRATION_GET = compile_sql(select(integrations).where(_THIS_INTEGRATION))
 _INTEGRATION_GET_FOR_UPDATE = compile_sql(select(integrations).where(_THIS_INTEGRATION).with_for_update())
@@ -305,16 +320,8 @@ _INTEGRATION_ENABLED_FOR = compile_sql(
         integrations.c.enabled,
     )
 )
-_INTEGRATION_UPDATE = compile_sql(
-    update(integrations)
-    .where(_THIS_INTEGRATION, integrations.c.version == bindparam("expected_version"))
-    .values(
-        enabled=bindparam("enabled"),
-        sealed_config=bindparam("sealed_config"),
-        secret_fields=bindparam("secret_fields"),
-        updated_at=bindparam("updated_at"),
-        version=bindparam("version"),
-    )
+_INTEGRATION_UPDATE = versioned_update(
+    integrations, "enabled", "sealed_config", "secret_fields", "updated_at", "version"
 )
 _INTEGRATION_DELETE = compile_sql(delete(integrations).where(_THIS_INTEGRATION))
 _CAPABILITY_TAKEN = "another enabled integration already serves this capability"
@@ -429,10 +436,10 @@ _QUEUE_STATE = ("status", "attempts", "next_attempt_at", "locked_until", "last_e
 
 
 def _queue_statements(table: Table) -> tuple[str, str, str]:
-    this_row = and_(table.c.tenant_id == bindparam("tenant_id"), table.c.id == bindparam("id"))
-    get = compile_sql(select(table).where(this_row))
-    get_for_update = compile_sql(select(table).where(this_row).with_for_update())
-    save = compile_sql(update(table).where(this_row).values({name: bindparam(name) for name in _QUEUE_STATE}))
+    row = this_row(table)
+    get = compile_sql(select(table).where(row))
+    get_for_update = compile_sql(select(table).where(row).with_for_update())
+    save = compile_sql(update(table).where(row).values({name: bindparam(name) for name in _QUEUE_STATE}))
     return get, get_for_update, save
 
 
@@ -480,9 +487,7 @@ class PostgresInboxRepository(_Repository):
         await self._conn.execute(_INBOX_SAVE, _queue_values(event) | {"tenant_id": self._tenant_id})
 
 
-_THIS_ENDPOINT = and_(
-    webhook_endpoints.c.tenant_id == bindparam("tenant_id"), webhook_endpoints.c.id == bindparam("id")
-)
+_THIS_ENDPOINT = this_row(webhook_endpoints)
 _ENDPOINT_INSERT = compile_sql(insert(webhook_endpoints))
 _ENDPOINT_GET = compile_sql(select(webhook_endpoints).where(_THIS_ENDPOINT))
 _ENDPOINT_PAGE = {after: compile_sql(newest_first(webhook_endpoints, after)) for after in (False, True)}

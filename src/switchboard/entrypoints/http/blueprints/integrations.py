@@ -16,6 +16,7 @@ from switchboard.core.integrations.handlers import IntegrationView
 from switchboard.core.integrations.model import Capability
 from switchboard.entrypoints.container import Container
 from switchboard.entrypoints.http.auth import acting, require_principal
+from switchboard.entrypoints.http.blueprints.schemas import ListOut
 from switchboard.entrypoints.http.features import requires_feature
 from switchboard.entrypoints.http.idempotency import idempotent
 from switchboard.entrypoints.http.pagination import ListQuery, encode_cursor, page_request
@@ -64,11 +65,8 @@ class IntegrationOut(BaseModel):
     updated_at: datetime
 
 
-class IntegrationListOut(BaseModel):
-    object: Literal["list"]
-    data: list[IntegrationOut]
-    has_more: bool
-    next_cursor: str | None
+class IntegrationListOut(ListOut[IntegrationOut]):
+    """A page of integrations, newest first."""
 
 
 def render_integration(view: IntegrationView) -> dict[str, Any]:

@@ -7,7 +7,7 @@ responses against these models, keeping the documentation honest.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -16,6 +16,8 @@ from switchboard.core.customers.model import Customer
 from switchboard.core.flags.model import EffectiveFlag, Plan
 from switchboard.core.identity.model import User
 from switchboard.core.tenancy.model import Role, Tenant
+
+Item = TypeVar("Item", bound=BaseModel)
 
 
 class FieldProblem(BaseModel):
@@ -91,11 +93,17 @@ class CustomerOut(BaseModel):
     updated_at: datetime
 
 
-class CustomerListOut(BaseModel):
+class ListOut(BaseModel, Generic[Item]):
+    """A page of any list: the envelope every list endpoint answers with."""
+
     object: Literal["list"]
-    data: list[CustomerOut]
+    data: list[Item]
     has_more: bool
     next_cursor: str | None
+
+
+class CustomerListOut(ListOut[CustomerOut]):
+    """A page of customers, newest first."""
 
 
 def render_tenant(tenant: Tenant) -> dict[str, Any]:

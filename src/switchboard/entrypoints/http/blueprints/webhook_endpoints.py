@@ -15,6 +15,7 @@ from switchboard.core.webhooks import handlers
 from switchboard.core.webhooks.model import DESCRIPTION_MAX, EVENT_TYPES, URL_MAX, Delivery, WebhookEndpoint
 from switchboard.entrypoints.container import Container
 from switchboard.entrypoints.http.auth import acting, require_principal
+from switchboard.entrypoints.http.blueprints.schemas import ListOut
 from switchboard.entrypoints.http.idempotency import idempotent
 from switchboard.entrypoints.http.pagination import ListQuery, encode_cursor, page_request
 from switchboard.entrypoints.http.responses import json_response, list_response
@@ -51,11 +52,8 @@ class CreatedEndpointOut(EndpointOut):
     secret: str = Field(description="The signing secret (Standard Webhooks), shown this once.")
 
 
-class EndpointListOut(BaseModel):
-    object: Literal["list"]
-    data: list[EndpointOut]
-    has_more: bool
-    next_cursor: str | None
+class EndpointListOut(ListOut[EndpointOut]):
+    """A page of webhook endpoints, newest first."""
 
 
 class DeliveryOut(BaseModel):
@@ -70,11 +68,8 @@ class DeliveryOut(BaseModel):
     created_at: datetime
 
 
-class DeliveryListOut(BaseModel):
-    object: Literal["list"]
-    data: list[DeliveryOut]
-    has_more: bool
-    next_cursor: str | None
+class DeliveryListOut(ListOut[DeliveryOut]):
+    """A page of delivery attempts, newest first."""
 
 
 def render_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:

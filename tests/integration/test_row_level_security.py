@@ -42,6 +42,11 @@ class SeededTenant:
     owner_password_hash: str
     token_hash: str
     customer_id: uuid.UUID
+    session_id: uuid.UUID
+    invitation_id: uuid.UUID
+    invitation_token_hash: str
+    api_key_id: uuid.UUID
+    api_key_secret_hash: str
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,96 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
         "created_at": _now(),
         "expires_at": _now() + timedelta(days=1),
     },
+    "sessions": lambda tenant_id, user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "created_at": _now(),
+        "last_seen_at": _now(),
+        "ip": "192.0.2.1",
+        "user_agent": "pytest",
+    },
+    "invitations": lambda tenant_id, user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "email": f"invitee-{uuid.uuid4().hex[:12]}@example.com",
+        "role": "member",
+        "token_hash": secrets.token_hex(32),
+        "invited_by": user_id,
+        "created_at": _now(),
+        "expires_at": _now() + timedelta(days=7),
+    },
+    "api_keys": lambda tenant_id, user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "name": "Server",
+        "prefix": "sbk_" + secrets.token_hex(4),
+        "secret_hash": secrets.token_hex(32),
+        "scopes": Jsonb({"customers": "read"}),
+        "allowed_origins": [],
+        "created_by": user_id,
+        "created_at": _now(),
+    },
+    "audit_events": lambda tenant_id, user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "occurred_at": _now(),
+        "actor_type": "user",
+        "actor_id": user_id,
+        "action": "customer.created",
+        "target_type": "customer",
+        "target_id": str(uuid.uuid4()),
+        "changes": Jsonb({"name": "Grace Hopper"}),
+    },
 }
 # Parents before children; tenant tables are seeded in this order, then any others (which fail).
-SEED_ORDER = ("tenants", "memberships", "refresh_tokens", "customers", "idempotency_keys")
+SEED_ORDER = ("tenants", "memberships", "refresh_tokens", "sessions", "customers", "idempotency_keys")
+
+# One fresh, valid row per table that belongs to a person rather than a tenant (a user_id and no
+# tenant_id): row-level security shows such a row only while acting as that person.
+PERSONAL_ROW_BUILDERS: dict[str, Callable[[uuid.UUID], Row]] = {
+    "mfa_factors": lambda user_id: {
+        "user_id": user_id,
+        "sealed_secret": b"sealed",
+        "created_at": _now(),
+        "confirmed_at": _now(),
+        "last_used_step": 1,
+    },
+    "recovery_codes": lambda user_id: {"user_id": user_id, "code_hash": secrets.token_hex(32)},
+    "account_tokens": lambda user_id: {
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "purpose": "reset_password",
+        "token_hash": secrets.token_hex(32),
+        "email": "owner@example.com",
+        "created_at": _now(),
+        "expires_at": _now() + timedelta(hours=1),
+    },
+    "external_identities": lambda user_id: {
+        "provider": "google",
+        "subject": secrets.token_hex(12),
+        "user_id": user_id,
+        "email": "owner@example.com",
+        "created_at": _now(),
+    },
+}
+
+
+def catalog_personal_tables(conn: Connection) -> list[str]:
+    """Every base table in public with a user_id column and no tenant_id column."""
+    rows = conn.execute(
+        """
+        SELECT t.table_name
+        FROM information_schema.tables t
+        WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+          AND EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public'
+                      AND c.table_name = t.table_name AND c.column_name = 'user_id')
+          AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public'
+                          AND c.table_name = t.table_name AND c.column_name = 'tenant_id')
+        ORDER BY 1
+        """
+    ).fetchall()
+    return [row["table_name"] for row in rows]
 
 
 def tenant_column(table: str) -> str:
@@ -275,6 +367,11 @@ def _seed_tenant(conn: Connection, tables: list[str]) -> SeededTenant:
         owner_password_hash=password_hash,
         token_hash=rows["refresh_tokens"]["token_hash"],
         customer_id=rows["customers"]["id"],
+        session_id=rows["sessions"]["id"],
+        invitation_id=rows["invitations"]["id"],
+        invitation_token_hash=rows["invitations"]["token_hash"],
+        api_key_id=rows["api_keys"]["id"],
+        api_key_secret_hash=rows["api_keys"]["secret_hash"],
     )
 
 
@@ -374,7 +471,7 @@ def test_with_tenant_a_set_no_row_of_tenant_b_is_visible(conn: Connection, seed:
 
 
 # Logs the application may add to but never rewrite: it has no UPDATE or DELETE on them at all.
-APPEND_ONLY_TABLES = {"feature_flag_changes", "webhook_deliveries"}
+APPEND_ONLY_TABLES = {"audit_events", "feature_flag_changes", "webhook_deliveries"}
 
 
 def changeable(conn: Connection, tables: list[str]) -> list[str]:
@@ -595,3 +692,305 @@ def test_the_app_role_cannot_redefine_a_directory_function(conn: Connection) -> 
             LANGUAGE sql STABLE SECURITY DEFINER AS $$ SELECT NULL::uuid, NULL::uuid $$
             """
         )
+
+
+# --- rows that belong to a person, not to a tenant ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Personal:
+    """One row in every person-owned table, all of tenant A's owner."""
+
+    user_id: uuid.UUID
+    tables: list[str]  # every person-owned table, from the catalog
+    rows: dict[str, Row]
+
+
+@pytest.fixture(scope="module")
+def personal(database: Database, seed: Seed) -> Personal:
+    with psycopg.connect(database.owner_url, row_factory=dict_row) as owner:
+        tables = catalog_personal_tables(owner)
+    user_id = seed.a.owner_id
+    rows = {
+        table: PERSONAL_ROW_BUILDERS[table](user_id) for table in tables if table in PERSONAL_ROW_BUILDERS
+    }
+    with (
+        psycopg.connect(database.app_url, autocommit=True, row_factory=dict_row) as conn,
+        scoped(conn, "", user_id, commit=True),  # no tenant: as sign-up and sign-in act
+    ):
+        for table in tables:
+            assert table in rows, f"no row builder for {table!r}: add one to PERSONAL_ROW_BUILDERS"
+            assert insert(conn, table, rows[table]) == 1
+    return Personal(user_id=user_id, tables=tables, rows=rows)
+
+
+def test_the_person_owned_tables_come_from_the_catalog_and_each_has_a_row_builder(
+    personal: Personal,
+) -> None:
+    assert {"mfa_factors", "recovery_codes", "account_tokens", "external_identities"} <= set(personal.tables)
+    assert sorted(personal.tables) == sorted(PERSONAL_ROW_BUILDERS)
+
+
+@pytest.mark.parametrize("tenant", ["no-tenant", "own-tenant"])
+def test_a_person_sees_their_own_rows_with_or_without_a_tenant(
+    conn: Connection, seed: Seed, personal: Personal, tenant: str
+) -> None:
+    with scoped(conn, "" if tenant == "no-tenant" else seed.a.id, personal.user_id):
+        own = {table: count(conn, table, "user_id = %s", (personal.user_id,)) for table in personal.tables}
+    assert own == dict.fromkeys(personal.tables, 1)
+
+
+@pytest.mark.parametrize(
+    "who", ["fellow-member-same-tenant", "member-of-another-tenant", "another-person-no-tenant"]
+)
+def test_a_persons_rows_are_invisible_to_anyone_else(
+    conn: Connection, seed: Seed, personal: Personal, who: str
+) -> None:
+    tenant_id, user_id = {
+        "fellow-member-same-tenant": (seed.a.id, seed.fellow_id),
+        "member-of-another-tenant": (seed.b.id, seed.b.owner_id),
+        "another-person-no-tenant": ("", seed.b.owner_id),
+    }[who]
+    with scoped(conn, tenant_id, user_id):
+        theirs = {table: count(conn, table, "user_id = %s", (personal.user_id,)) for table in personal.tables}
+        not_own = {
+            table: count(conn, table, "user_id IS DISTINCT FROM %s", (user_id,)) for table in personal.tables
+        }
+    assert theirs == dict.fromkeys(personal.tables, 0)
+    assert not_own == dict.fromkeys(personal.tables, 0)
+
+
+@pytest.mark.parametrize("scope", ["no-set_config", "empty-tenant-and-user", "tenant-but-no-user"])
+def test_with_no_user_set_no_person_owned_row_is_visible(
+    conn: Connection, seed: Seed, personal: Personal, scope: str
+) -> None:
+    tenant_id, user_id = {
+        "no-set_config": (None, None),
+        "empty-tenant-and-user": ("", ""),
+        "tenant-but-no-user": (seed.a.id, ""),
+    }[scope]
+    with scoped(conn, tenant_id, user_id):
+        visible = {table: count(conn, table) for table in personal.tables}
+    assert visible == dict.fromkeys(personal.tables, 0)
+
+
+@pytest.mark.parametrize("scope", ["another-person", "no-user"])
+def test_rows_cannot_be_inserted_for_another_person(
+    conn: Connection, seed: Seed, personal: Personal, scope: str
+) -> None:
+    tenant_id, user_id = (seed.b.id, seed.b.owner_id) if scope == "another-person" else ("", "")
+    outcomes = {
+        table: insert_outcome(conn, table, PERSONAL_ROW_BUILDERS[table](personal.user_id), tenant_id, user_id)
+        for table in personal.tables
+    }
+    assert outcomes == dict.fromkeys(personal.tables, "rejected by row-level security")
+
+
+def test_a_persons_rows_cannot_be_changed_deleted_or_taken_over_by_anyone_else(
+    conn: Connection, seed: Seed, personal: Personal
+) -> None:
+    touched: dict[str, tuple[int, int]] = {}
+    for table in personal.tables:
+        update = sql.SQL("UPDATE {} SET user_id = user_id WHERE user_id = %s").format(sql.Identifier(table))
+        delete = sql.SQL("DELETE FROM {} WHERE user_id = %s").format(sql.Identifier(table))
+        with scoped(conn, seed.a.id, seed.fellow_id):
+            touched[table] = (
+                conn.execute(update, (personal.user_id,)).rowcount,
+                conn.execute(delete, (personal.user_id,)).rowcount,
+            )
+    assert touched == dict.fromkeys(personal.tables, (0, 0))
+
+    moved: dict[str, str] = {}
+    for table in personal.tables:
+        give_away = sql.SQL("UPDATE {} SET user_id = %s WHERE user_id = %s").format(sql.Identifier(table))
+        try:
+            with scoped(conn, "", personal.user_id):
+                conn.execute(give_away, (seed.fellow_id, personal.user_id))
+            moved[table] = "moved"
+        except errors.InsufficientPrivilege as error:
+            moved[table] = "rejected by row-level security" if RLS_VIOLATION in str(error) else repr(error)
+    assert moved == dict.fromkeys(personal.tables, "rejected by row-level security")
+
+    with scoped(conn, "", personal.user_id):
+        still = {table: count(conn, table, "user_id = %s", (personal.user_id,)) for table in personal.tables}
+    assert still == dict.fromkeys(personal.tables, 1)
+
+
+# --- the audit log ------------------------------------------------------------------------------
+
+
+def test_the_app_role_appends_to_and_reads_the_audit_log_but_never_rewrites_it(
+    conn: Connection, seed: Seed
+) -> None:
+    a = seed.a
+    entry = ROW_BUILDERS["audit_events"](a.id, a.owner_id)
+    with scoped(conn, a.id, a.owner_id, commit=True):
+        assert insert(conn, "audit_events", entry) == 1
+    with scoped(conn, a.id, a.owner_id):
+        assert count(conn, "audit_events", "id = %s", (entry["id"],)) == 1
+    for statement in (
+        "UPDATE audit_events SET action = 'customer.deleted' WHERE id = %s",
+        "UPDATE audit_events SET changes = '{}' WHERE id = %s",
+        "DELETE FROM audit_events WHERE id = %s",
+    ):
+        with scoped(conn, a.id, a.owner_id), pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(statement, (entry["id"],))
+    with scoped(conn, a.id, a.owner_id), pytest.raises(errors.InsufficientPrivilege):
+        conn.execute("TRUNCATE audit_events")
+    with scoped(conn, a.id, a.owner_id):
+        row = conn.execute("SELECT action FROM audit_events WHERE id = %s", (entry["id"],)).fetchone()
+    assert row == {"action": "customer.created"}
+
+
+# --- the directory's new lookups ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    api_key_secret_hash: str
+
+
+def _tenant_with_a_live_session(conn: Connection) -> LiveSession:
+    """A fresh tenant whose owner has one live session and the tenant one API key."""
+    tenant_id, user_id = uuid.uuid4(), uuid.uuid4()
+    session = ROW_BUILDERS["sessions"](tenant_id, user_id)
+    key = ROW_BUILDERS["api_keys"](tenant_id, user_id)
+    with scoped(conn, tenant_id, user_id, commit=True):
+        insert(conn, "tenants", ROW_BUILDERS["tenants"](tenant_id, user_id))
+        insert_user(conn, user_id, f"owner-{user_id.hex[:12]}@example.com", "hash")
+        insert(conn, "memberships", ROW_BUILDERS["memberships"](tenant_id, user_id))
+        insert(conn, "sessions", session)
+        insert(conn, "api_keys", key)
+    return LiveSession(tenant_id, user_id, session["id"], key["secret_hash"])
+
+
+def check_session(conn: Connection, tenant_id: object, user_id: object, session_id: object) -> str | None:
+    row = conn.execute(
+        "SELECT directory_check_session(%s, %s, %s) AS role", (tenant_id, user_id, session_id)
+    ).fetchone()
+    assert row is not None
+    return row["role"]
+
+
+# What ends a session: each statement runs as the application role in the session's tenant.
+SESSION_ENDINGS = {
+    "suspended-tenant": "UPDATE tenants SET status = 'suspended' WHERE id = %(tenant_id)s",
+    "revoked-session": "UPDATE sessions SET revoked_at = now() WHERE id = %(session_id)s",
+    "removed-member": "DELETE FROM memberships WHERE user_id = %(user_id)s",
+}
+
+
+@pytest.mark.parametrize("ending", sorted(SESSION_ENDINGS))
+def test_directory_check_session_answers_the_role_of_a_live_session_and_none_once_it_ends(
+    conn: Connection, seed: Seed, ending: str
+) -> None:
+    live = _tenant_with_a_live_session(conn)
+    params = {"tenant_id": live.tenant_id, "user_id": live.user_id, "session_id": live.session_id}
+    with scoped(conn, seed.a.id, seed.a.owner_id):  # from another tenant's scope: it crosses
+        before = check_session(conn, live.tenant_id, live.user_id, live.session_id)
+        wrong_tenant = check_session(conn, seed.b.id, live.user_id, live.session_id)
+        wrong_user = check_session(conn, live.tenant_id, seed.b.owner_id, live.session_id)
+        unknown_session = check_session(conn, live.tenant_id, live.user_id, uuid.uuid4())
+
+    with scoped(conn, live.tenant_id, live.user_id, commit=True):
+        assert conn.execute(SESSION_ENDINGS[ending], params).rowcount == 1
+
+    with scoped(conn):
+        after = check_session(conn, live.tenant_id, live.user_id, live.session_id)
+        key = conn.execute(
+            "SELECT key_id, tenant_active FROM directory_find_api_key(%s)", (live.api_key_secret_hash,)
+        ).fetchone()
+    assert (before, wrong_tenant, wrong_user, unknown_session) == ("owner", None, None, None)
+    assert after is None
+    assert key is not None
+    assert key["tenant_active"] is (ending != "suspended-tenant")
+    if ending == "removed-member":  # the membership took its sessions with it
+        with scoped(conn, live.tenant_id, live.user_id):
+            assert count(conn, "sessions", "user_id = %s", (live.user_id,)) == 0
+
+
+@pytest.mark.parametrize("scope", ["no-tenant", "tenant-a"])
+def test_the_app_role_finds_invitations_keys_mailed_tokens_and_linked_identities_through_the_directory(
+    conn: Connection, seed: Seed, personal: Personal, scope: str
+) -> None:
+    b = seed.b
+    tenant_id, user_id = (None, None) if scope == "no-tenant" else (seed.a.id, seed.fellow_id)
+    token = personal.rows["account_tokens"]
+    identity = personal.rows["external_identities"]
+    with scoped(conn, tenant_id, user_id):
+        invitation = conn.execute(
+            "SELECT * FROM directory_find_invitation(%s)", (b.invitation_token_hash,)
+        ).fetchall()
+        key = conn.execute("SELECT * FROM directory_find_api_key(%s)", (b.api_key_secret_hash,)).fetchall()
+        token_owner = conn.execute(
+            "SELECT directory_find_account_token(%s) AS user_id", (token["token_hash"],)
+        ).fetchone()
+        identity_owner = conn.execute(
+            "SELECT directory_find_external_identity(%s, %s) AS user_id",
+            (identity["provider"], identity["subject"]),
+        ).fetchone()
+        unknown = conn.execute(
+            """
+            SELECT (SELECT count(*) FROM directory_find_invitation('nope')) AS invitations,
+                   (SELECT count(*) FROM directory_find_api_key('nope')) AS keys,
+                   directory_find_account_token('nope') AS token_owner,
+                   directory_find_external_identity('google', 'nope') AS identity_owner
+            """
+        ).fetchone()
+        # ... and none of those rows is readable directly.
+        direct = {
+            "invitations": count(conn, "invitations", "token_hash = %s", (b.invitation_token_hash,)),
+            "api_keys": count(conn, "api_keys", "secret_hash = %s", (b.api_key_secret_hash,)),
+            "account_tokens": count(conn, "account_tokens", "token_hash = %s", (token["token_hash"],)),
+        }
+    assert invitation == [{"tenant_id": b.id, "invitation_id": b.invitation_id}]
+    assert [(row["key_id"], row["tenant_id"], row["scopes"], row["tenant_active"]) for row in key] == [
+        (b.api_key_id, b.id, {"customers": "read"}, True)
+    ]
+    assert token_owner == {"user_id": personal.user_id}
+    assert identity_owner == {"user_id": personal.user_id}
+    assert unknown == {"invitations": 0, "keys": 0, "token_owner": None, "identity_owner": None}
+    assert direct == {"invitations": 0, "api_keys": 0, "account_tokens": 0}
+
+
+def test_directory_find_api_key_notes_the_key_as_used_at_most_once_a_minute(conn: Connection) -> None:
+    live = _tenant_with_a_live_session(conn)
+
+    def last_used() -> datetime | None:
+        with scoped(conn, live.tenant_id, live.user_id):
+            row = conn.execute(
+                "SELECT last_used_at FROM api_keys WHERE secret_hash = %s", (live.api_key_secret_hash,)
+            ).fetchone()
+        assert row is not None
+        return row["last_used_at"]
+
+    lookup = "SELECT key_id FROM directory_find_api_key(%s)"
+    assert last_used() is None
+    conn.execute(lookup, (live.api_key_secret_hash,))  # autocommit: as the server calls it
+    first = last_used()
+    conn.execute(lookup, (live.api_key_secret_hash,))
+    assert first is not None
+    assert last_used() == first
+
+
+def test_directory_list_tenants_pages_every_tenant_newest_first_with_member_counts(
+    conn: Connection, seed: Seed
+) -> None:
+    with scoped(conn, seed.a.id, seed.a.owner_id):
+        everyone = conn.execute("SELECT * FROM directory_list_tenants(NULL, NULL, NULL, 1000000)").fetchall()
+        first = conn.execute("SELECT * FROM directory_list_tenants(NULL, NULL, NULL, 1)").fetchall()
+        after_first = conn.execute(
+            "SELECT * FROM directory_list_tenants(NULL, %s, %s, 1)", (first[0]["created_at"], first[0]["id"])
+        ).fetchall()
+        suspended = conn.execute(
+            "SELECT * FROM directory_list_tenants('suspended', NULL, NULL, 1000000)"
+        ).fetchall()
+    members = {row["id"]: row["members"] for row in everyone}
+    assert (members[seed.a.id], members[seed.b.id]) == (2, 1)
+    order = [(row["created_at"], row["id"]) for row in everyone]
+    assert order == sorted(order, reverse=True)
+    assert [row["id"] for row in first + after_first] == [row["id"] for row in everyone[:2]]
+    assert {row["status"] for row in suspended} <= {"suspended"}

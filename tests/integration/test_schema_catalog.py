@@ -324,12 +324,18 @@ def test_the_only_security_definer_functions_are_the_directory_owned_by_the_dire
         """
     ).fetchall()
     assert [row["proname"] for row in rows] == [
+        "directory_check_session",
         "directory_claim_outbox",
         "directory_claim_webhook_events",
+        "directory_find_account_token",
         "directory_find_admin",
+        "directory_find_api_key",
+        "directory_find_external_identity",
         "directory_find_integration",
+        "directory_find_invitation",
         "directory_find_login",
         "directory_find_refresh_token",
+        "directory_list_tenants",
     ]
     for row in rows:
         assert row["owner"] == DIRECTORY_ROLE
@@ -365,6 +371,7 @@ def test_the_directory_role_cannot_log_in_and_reads_only_what_its_lookups_need(c
         ("memberships", "tenant_id", "SELECT"),
         ("memberships", "user_id", "SELECT"),
         ("memberships", "created_at", "SELECT"),
+        ("memberships", "role", "SELECT"),  # checking a session answers the member's role
         ("refresh_tokens", "tenant_id", "SELECT"),
         ("refresh_tokens", "user_id", "SELECT"),
         ("refresh_tokens", "token_hash", "SELECT"),
@@ -386,5 +393,114 @@ def test_the_directory_role_cannot_log_in_and_reads_only_what_its_lookups_need(c
             for queue in ("outbox", "webhook_events")
             for column in ("locked_until", "attempts")
         ),
+        # finding who a mailed token, an outside identity or an invitation belongs to
+        ("account_tokens", "user_id", "SELECT"),
+        ("account_tokens", "token_hash", "SELECT"),
+        ("external_identities", "provider", "SELECT"),
+        ("external_identities", "subject", "SELECT"),
+        ("external_identities", "user_id", "SELECT"),
+        ("invitations", "tenant_id", "SELECT"),
+        ("invitations", "id", "SELECT"),
+        ("invitations", "token_hash", "SELECT"),
+        # checking a session on every request: is it live, is its tenant active
+        ("sessions", "tenant_id", "SELECT"),
+        ("sessions", "id", "SELECT"),
+        ("sessions", "user_id", "SELECT"),
+        ("sessions", "revoked_at", "SELECT"),
+        # listing tenants for platform admins (never a tenant's other data)
+        *(
+            ("tenants", column, "SELECT")
+            for column in ("id", "name", "plan", "status", "created_at", "updated_at", "version")
+        ),
+        # authenticating an API key, and noting it as used; never its name or creator
+        *(
+            ("api_keys", column, "SELECT")
+            for column in (
+                "tenant_id",
+                "id",
+                "secret_hash",
+                "scopes",
+                "allowed_origins",
+                "expires_at",
+                "revoked_at",
+                "last_used_at",
+            )
+        ),
+        ("api_keys", "last_used_at", "UPDATE"),
     }
     assert (table_privileges, owned) == ([], [])
+
+
+def person_owned_tables(conn: Connection) -> list[str]:
+    """Tables of a person rather than a tenant: a user_id column and no tenant_id column."""
+    return column_values(
+        conn,
+        """
+        SELECT t.table_name FROM information_schema.tables t
+        WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+          AND EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public'
+                      AND c.table_name = t.table_name AND c.column_name = 'user_id')
+          AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public'
+                          AND c.table_name = t.table_name AND c.column_name = 'tenant_id')
+        ORDER BY 1
+        """,
+    )
+
+
+USER_CHECK = "(user_id = (NULLIF(current_setting('app.user_id'::text, true), ''::text))::uuid)"
+
+
+def test_every_permissive_policy_the_app_role_meets_on_a_person_owned_table_is_the_user_check(
+    catalog: Connection,
+) -> None:
+    tables = person_owned_tables(catalog)
+    assert {"mfa_factors", "recovery_codes", "account_tokens", "external_identities"} <= set(tables)
+    rows = catalog.execute(
+        """
+        SELECT tablename, cmd, qual, with_check FROM pg_policies
+        WHERE schemaname = 'public' AND permissive = 'PERMISSIVE' AND tablename = ANY(%s)
+          AND (%s = ANY(roles) OR 'public' = ANY(roles))
+        """,
+        (tables, APP_ROLE),
+    ).fetchall()
+    policies = {row["tablename"]: (row["cmd"], row["qual"], row["with_check"]) for row in rows}
+    assert len(rows) == len(tables)  # exactly one each
+    assert policies == dict.fromkeys(tables, ("ALL", USER_CHECK, USER_CHECK))
+
+
+# Logs the application may append to and read, never change: audit entries above all.
+APPEND_ONLY_TABLES = ("audit_events", "feature_flag_changes", "webhook_deliveries")
+
+
+def test_the_app_role_may_only_insert_into_and_select_from_the_append_only_logs(catalog: Connection) -> None:
+    table_grants = catalog.execute(
+        """
+        SELECT table_name, privilege_type FROM information_schema.role_table_grants
+        WHERE grantee = %s AND table_schema = 'public' AND table_name = ANY(%s)
+        """,
+        (APP_ROLE, list(APPEND_ONLY_TABLES)),
+    ).fetchall()
+    # Column grants (which table grants imply too) must add no UPDATE of any single column.
+    column_grants = column_values(
+        catalog,
+        """
+        SELECT DISTINCT privilege_type FROM information_schema.column_privileges
+        WHERE grantee = %s AND table_schema = 'public' AND table_name = ANY(%s)
+        """,
+        (APP_ROLE, list(APPEND_ONLY_TABLES)),
+    )
+    effective = catalog.execute(
+        """
+        SELECT t AS table_name, has_table_privilege(%s, t, 'UPDATE') AS may_update,
+               has_table_privilege(%s, t, 'DELETE') AS may_delete,
+               has_table_privilege(%s, t, 'TRUNCATE') AS may_truncate,
+               has_any_column_privilege(%s, t, 'UPDATE') AS may_update_a_column
+        FROM unnest(%s::text[]) AS t
+        """,
+        (APP_ROLE, APP_ROLE, APP_ROLE, APP_ROLE, list(APPEND_ONLY_TABLES)),
+    ).fetchall()
+    assert {(row["table_name"], row["privilege_type"]) for row in table_grants} == {
+        (table, privilege) for table in APPEND_ONLY_TABLES for privilege in ("INSERT", "SELECT")
+    }
+    assert sorted(column_grants) == ["INSERT", "SELECT"]
+    assert [row for row in effective if any(v is True for k, v in row.items() if k != "table_name")] == []

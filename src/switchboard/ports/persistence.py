@@ -10,16 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
+from switchboard.core.apikeys.model import ApiKey, KeyCandidate
+from switchboard.core.audit.model import AuditContext, AuditEvent, AuditFilter
 from switchboard.core.customers.model import Customer
 from switchboard.core.flags.model import FlagChange, FlagOverride
-from switchboard.core.identity.model import AdminCandidate, LoginCandidate, RefreshToken, User
+from switchboard.core.identity.model import (
+    AccountToken,
+    AdminCandidate,
+    ExternalIdentityLink,
+    LoginCandidate,
+    MfaFactor,
+    RefreshToken,
+    Session,
+    TokenPurpose,
+    User,
+)
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.queues.model import InboxEvent, OutboxMessage
-from switchboard.core.tenancy.model import Membership, Tenant
+from switchboard.core.tenancy.model import Invitation, Member, Membership, Role, Tenant, TenantStatus
 from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
 
 
@@ -35,10 +47,15 @@ class TenantRepository(Protocol):
         ``expected_version``."""
         ...
 
+    async def set_status(self, status: TenantStatus, at: datetime) -> None:
+        """Suspend or reactivate the unit of work's own tenant."""
+        ...
+
 
 class UserRepository(Protocol):
-    async def add(self, user: User, password_hash: str) -> None:
-        """Raises ``Conflict(code="email_taken")`` when the email already has an account."""
+    async def add(self, user: User, password_hash: str | None) -> None:
+        """Create the acting user's account (``password_hash`` None: outside sign-in only).
+        Raises ``Conflict(code="email_taken")`` when the email already has an account."""
         ...
 
     async def get(self, user_id: UUID) -> User | None:
@@ -49,11 +66,33 @@ class UserRepository(Protocol):
         """Change the acting user's own hash; a no-op for anyone else."""
         ...
 
+    async def mark_email_verified(self, user_id: UUID, at: datetime) -> None:
+        """Record that the acting user proved they read mail at their address; a no-op for
+        anyone else, and for an address already verified."""
+        ...
+
 
 class MembershipRepository(Protocol):
-    async def add(self, membership: Membership) -> None: ...
+    async def add(self, membership: Membership) -> None:
+        """Raises ``Conflict(code="already_member")`` when the user already belongs here."""
+        ...
 
     async def get(self, user_id: UUID) -> Membership | None: ...
+
+    async def list(self) -> list[Member]:
+        """Every member of the tenant with their account, oldest membership first."""
+        ...
+
+    async def set_role(self, user_id: UUID, role: Role) -> bool: ...
+
+    async def remove(self, user_id: UUID) -> bool:
+        """End the membership; the member's sessions and refresh tokens in this tenant go too."""
+        ...
+
+    async def count_owners(self, *, for_update: bool = False) -> int:
+        """The tenant's owners; ``for_update`` locks their memberships until the unit ends, so
+        two concurrent demotions cannot both see a second owner."""
+        ...
 
 
 class RefreshTokenRepository(Protocol):
@@ -66,6 +105,131 @@ class RefreshTokenRepository(Protocol):
     async def mark_used(self, token_id: UUID, used_at: datetime) -> None: ...
 
     async def revoke_family(self, family_id: UUID, revoked_at: datetime) -> None: ...
+
+    async def revoke_for_user(self, user_id: UUID, revoked_at: datetime) -> None:
+        """Revoke every live refresh token the user holds in this tenant."""
+        ...
+
+
+class SessionRepository(Protocol):
+    """Sign-in sessions; a session's id is the family id of its refresh tokens."""
+
+    async def add(self, session: Session) -> None: ...
+
+    async def get(self, session_id: UUID) -> Session | None: ...
+
+    async def list_active(self, user_id: UUID) -> list[Session]:
+        """The user's sessions in this tenant that are not revoked, most recently seen first."""
+        ...
+
+    async def touch(self, session_id: UUID, at: datetime, ip: str | None, user_agent: str | None) -> None:
+        """Record that the session was used (on each refresh)."""
+        ...
+
+    async def revoke(self, session_id: UUID, at: datetime) -> bool:
+        """Revoke the session and its refresh tokens; False if there was no live session."""
+        ...
+
+    async def revoke_all(self, user_id: UUID, at: datetime, *, except_id: UUID | None = None) -> int:
+        """Revoke every live session of the user here (but ``except_id``) and their refresh
+        tokens; how many sessions were revoked."""
+        ...
+
+
+class MfaRepository(Protocol):
+    """The acting user's second factor and recovery codes (rows belong to the person, not to
+    a tenant: they are visible only while acting as that user)."""
+
+    async def get(self, user_id: UUID, *, for_update: bool = False) -> MfaFactor | None: ...
+
+    async def save(self, factor: MfaFactor) -> None:
+        """Insert or replace the user's factor."""
+        ...
+
+    async def delete(self, user_id: UUID) -> None:
+        """Remove the factor and every recovery code."""
+        ...
+
+    async def replace_recovery_codes(self, user_id: UUID, code_hashes: list[str]) -> None: ...
+
+    async def use_recovery_code(self, user_id: UUID, code_hash: str, at: datetime) -> bool:
+        """Mark an unused code used; False if there is no such unused code."""
+        ...
+
+    async def unused_recovery_codes(self, user_id: UUID) -> int: ...
+
+
+class AccountTokenRepository(Protocol):
+    """Tokens mailed to a person: email verification, password reset, unlock (acting user's)."""
+
+    async def add(self, token: AccountToken) -> None: ...
+
+    async def get_by_hash(self, token_hash: str) -> AccountToken | None:
+        """The token, locked against concurrent use until the unit of work ends."""
+        ...
+
+    async def mark_used(self, token_id: UUID, at: datetime) -> None: ...
+
+    async def void_outstanding(self, user_id: UUID, purpose: TokenPurpose, at: datetime) -> None:
+        """Mark every unused token of that purpose used: only the newest one mailed works."""
+        ...
+
+
+class ExternalIdentityRepository(Protocol):
+    async def add(self, link: ExternalIdentityLink) -> None:
+        """Link an outside identity to the acting user. Raises ``Conflict(code="identity_linked")``
+        when (provider, subject) is already linked."""
+        ...
+
+    async def list(self, user_id: UUID) -> list[ExternalIdentityLink]: ...
+
+
+class InvitationRepository(Protocol):
+    async def add(self, invitation: Invitation) -> None:
+        """Raises ``Conflict(code="invitation_pending")`` when the email has one outstanding
+        (neither accepted nor revoked) in this tenant."""
+        ...
+
+    async def get(self, invitation_id: UUID, *, for_update: bool = False) -> Invitation | None: ...
+
+    async def list_outstanding(self) -> list[Invitation]:
+        """Neither accepted nor revoked (expired ones included, so they can be resent),
+        newest first."""
+        ...
+
+    async def save(self, invitation: Invitation) -> None:
+        """Store token_hash, expires_at, accepted_at, accepted_by and revoked_at."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+
+    async def get(self, key_id: UUID) -> ApiKey | None: ...
+
+    async def list(self, page: PageRequest) -> Page[ApiKey]:
+        """Newest first, revoked ones included."""
+        ...
+
+    async def revoke(self, key_id: UUID, at: datetime) -> bool:
+        """False when there is no such key or it was already revoked."""
+        ...
+
+
+class AuditRepository(Protocol):
+    async def record(
+        self,
+        action: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an entry stamped with the unit of work's actor and client and the time now."""
+        ...
+
+    async def list(self, filters: AuditFilter, page: PageRequest) -> Page[AuditEvent]:
+        """Newest first."""
+        ...
 
 
 class CustomerRepository(Protocol):
@@ -237,6 +401,13 @@ class UnitOfWork(Protocol):
     users: UserRepository
     memberships: MembershipRepository
     refresh_tokens: RefreshTokenRepository
+    sessions: SessionRepository
+    mfa: MfaRepository
+    account_tokens: AccountTokenRepository
+    external_identities: ExternalIdentityRepository
+    invitations: InvitationRepository
+    api_keys: ApiKeyRepository
+    audit: AuditRepository
     customers: CustomerRepository
     integrations: IntegrationRepository
     flags: FlagRepository
@@ -261,8 +432,15 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, tenant_id: UUID, user_id: UUID | None = None) -> UnitOfWork:
-        """A unit of work scoped to ``tenant_id``, acting for ``user_id`` when known."""
+    def __call__(
+        self, tenant_id: UUID | None, user_id: UUID | None = None, context: AuditContext | None = None
+    ) -> UnitOfWork:
+        """A unit of work scoped to ``tenant_id``, acting for ``user_id`` when known.
+
+        With no tenant, only the acting user's own rows are visible (their account, second
+        factor, mailed tokens, linked identities); every tenant's table reads empty.
+        Without a context, audit entries name the system as the actor.
+        """
         ...
 
 
@@ -286,3 +464,37 @@ class IdentityDirectory(Protocol):
     async def find_integration(self, integration_id: UUID) -> tuple[UUID, str] | None:
         """(tenant_id, provider slug) of a connection, for routing its incoming webhooks."""
         ...
+
+    async def find_account_token(self, token_hash: str) -> UUID | None:
+        """The user a mailed token (verification, reset, unlock) belongs to."""
+        ...
+
+    async def find_external_identity(self, provider: str, subject: str) -> UUID | None:
+        """The user an outside identity is linked to."""
+        ...
+
+    async def find_invitation(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        """(tenant_id, invitation id) of the invitation with this token."""
+        ...
+
+    async def find_api_key(self, secret_hash: str) -> KeyCandidate | None:
+        """The key with this hash, and whether its tenant is active. Notes the key as used
+        (at most once a minute, so a busy key costs no write per request)."""
+        ...
+
+    async def check_session(self, tenant_id: UUID, user_id: UUID, session_id: UUID) -> Role | None:
+        """The user's current role, if the tenant is active, the user still a member and the
+        session live; else None. Runs on every request a user token makes."""
+        ...
+
+    async def list_tenants(
+        self, page: PageRequest, status: TenantStatus | None = None
+    ) -> Page[TenantSummary]:
+        """Every tenant, newest first: for platform admins only."""
+        ...
+
+
+@dataclass(frozen=True)
+class TenantSummary:
+    tenant: Tenant
+    members: int

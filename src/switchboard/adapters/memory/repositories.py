@@ -1,38 +1,74 @@
-"""Repositories over the memory store, scoped to one tenant exactly as row-level security is."""
+"""Repositories over the memory store, scoped exactly as row-level security scopes PostgreSQL's.
+
+A tenant's rows are keyed by (tenant_id, ...) and shown only to a unit of work of that tenant (none
+at all to a unit of work without a tenant); a person's rows (second factor, recovery codes, mailed
+tokens, linked identities) are shown only while acting as that person, whatever the tenant.
+"""
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol, TypeVar
-from uuid import UUID
+from typing import Any, Protocol, TypeVar
+from uuid import UUID, uuid4
 
 from switchboard.adapters.memory.store import Transaction
+from switchboard.core.apikeys.model import ApiKey
+from switchboard.core.audit.model import SYSTEM, AuditContext, AuditEvent, AuditFilter
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
 from switchboard.core.flags.model import FlagChange, FlagOverride
-from switchboard.core.identity.model import RefreshToken, User
+from switchboard.core.identity.model import (
+    AccountToken,
+    ExternalIdentityLink,
+    MfaFactor,
+    RefreshToken,
+    Session,
+    TokenPurpose,
+    User,
+)
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.queues.model import InboxEvent, OutboxMessage
-from switchboard.core.tenancy.model import Membership, Tenant
+from switchboard.core.tenancy.model import (
+    Access,
+    Invitation,
+    Member,
+    Membership,
+    Role,
+    Tenant,
+    TenantStatus,
+)
 from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse
 
 
 class _Scoped:
-    def __init__(self, tx: Transaction, tenant_id: UUID, user_id: UUID | None) -> None:
+    def __init__(self, tx: Transaction, tenant_id: UUID | None, user_id: UUID | None) -> None:
         self._tx = tx
         self._tenant_id = tenant_id
         self._user_id = user_id
 
     def _check_own_tenant(self, row_tenant: UUID) -> None:
         """What row-level security and the foreign key to tenants refuse on PostgreSQL."""
-        if row_tenant != self._tenant_id:
+        if self._tenant_id is None or row_tenant != self._tenant_id:
             raise PermissionError("row violates the tenant isolation policy")
         if row_tenant not in self._tx.read("tenants"):
             raise LookupError("no such tenant")
+
+    def _is_acting_user(self, row_user: UUID) -> bool:
+        """The own-rows policy of a person's tables: the acting user's rows, nobody else's."""
+        return self._user_id is not None and row_user == self._user_id
+
+    def _check_own_user(self, row_user: UUID) -> None:
+        """What the own-rows policy and the foreign key to users refuse on PostgreSQL."""
+        if not self._is_acting_user(row_user):
+            raise PermissionError("row violates the own-rows policy")
+        if row_user not in self._tx.read("users"):
+            raise LookupError("no such user")
 
 
 class MemoryTenantRepository(_Scoped):
@@ -53,9 +89,15 @@ class MemoryTenantRepository(_Scoped):
         )
         return True
 
+    async def set_status(self, status: TenantStatus, at: datetime) -> None:
+        current = await self.get()
+        if current is not None:
+            # Not a versioned edit: suspension is a platform admin's and must win over a rename.
+            self._tx.write("tenants")[current.id] = replace(current, status=status, updated_at=at)
+
 
 class MemoryUserRepository(_Scoped):
-    async def add(self, user: User, password_hash: str) -> None:
+    async def add(self, user: User, password_hash: str | None) -> None:
         if user.id != self._user_id:
             raise PermissionError("a user can only be created as the acting user")
         users = self._tx.read("users")
@@ -74,16 +116,60 @@ class MemoryUserRepository(_Scoped):
             self._tx.write("users")[user_id] = replace(user, updated_at=at)
             self._tx.write("password_hashes")[user_id] = password_hash
 
+    async def mark_email_verified(self, user_id: UUID, at: datetime) -> None:
+        user = await self.get(user_id)
+        if user is not None and user_id == self._user_id and user.email_verified_at is None:
+            self._tx.write("users")[user_id] = replace(user, email_verified_at=at, updated_at=at)
+
 
 class MemoryMembershipRepository(_Scoped):
     async def add(self, membership: Membership) -> None:
         self._check_own_tenant(membership.tenant_id)
         if membership.user_id not in self._tx.read("users"):
             raise LookupError("membership of an unknown user")
-        self._tx.insert("memberships", (membership.tenant_id, membership.user_id), membership)
+        key = (membership.tenant_id, membership.user_id)
+        if key in self._tx.read("memberships"):
+            raise Conflict("this person is already a member of the tenant", code="already_member")
+        self._tx.insert("memberships", key, membership)
 
     async def get(self, user_id: UUID) -> Membership | None:
         return self._tx.read("memberships").get((self._tenant_id, user_id))
+
+    async def list(self) -> list[Member]:
+        users = self._tx.read("users")
+        return [
+            Member(
+                user_id=m.user_id,
+                email=users[m.user_id].email,
+                name=users[m.user_id].name,
+                role=m.role,
+                joined_at=m.created_at,
+                email_verified=users[m.user_id].email_verified_at is not None,
+            )
+            for m in sorted(self._own(), key=lambda m: (m.created_at, m.user_id))
+        ]
+
+    async def set_role(self, user_id: UUID, role: Role) -> bool:
+        current = await self.get(user_id)
+        if current is None:
+            return False
+        self._tx.write("memberships")[(self._tenant_id, user_id)] = replace(current, role=role)
+        return True
+
+    async def remove(self, user_id: UUID) -> bool:
+        if self._tx.write("memberships").pop((self._tenant_id, user_id), None) is None:
+            return False
+        # ON DELETE CASCADE of the (tenant_id, user_id) foreign keys on PostgreSQL.
+        for table in ("sessions", "refresh_tokens"):
+            _delete_where(self._tx, table, self._tenant_id, lambda row: row.user_id == user_id)
+        return True
+
+    async def count_owners(self, *, for_update: bool = False) -> int:
+        # No lock needed: units of work never overlap in memory.
+        return sum(1 for m in self._own() if m.role == Role.OWNER)
+
+    def _own(self) -> list[Membership]:
+        return [m for (tid, _), m in self._tx.read("memberships").items() if tid == self._tenant_id]
 
 
 class MemoryRefreshTokenRepository(_Scoped):
@@ -106,13 +192,280 @@ class MemoryRefreshTokenRepository(_Scoped):
             self._tx.write("refresh_tokens")[key] = replace(token, used_at=used_at)
 
     async def revoke_family(self, family_id: UUID, revoked_at: datetime) -> None:
-        table = self._tx.write("refresh_tokens")
-        for token in self._own_tokens():
-            if token.family_id == family_id and token.revoked_at is None:
-                table[(token.tenant_id, token.id)] = replace(token, revoked_at=revoked_at)
+        _revoke_refresh_tokens(self._tx, self._tenant_id, revoked_at, lambda t: t.family_id == family_id)
+
+    async def revoke_for_user(self, user_id: UUID, revoked_at: datetime) -> None:
+        _revoke_refresh_tokens(self._tx, self._tenant_id, revoked_at, lambda t: t.user_id == user_id)
 
     def _own_tokens(self) -> list[RefreshToken]:
         return [t for (tid, _), t in self._tx.read("refresh_tokens").items() if tid == self._tenant_id]
+
+
+class MemorySessionRepository(_Scoped):
+    async def add(self, session: Session) -> None:
+        self._check_own_tenant(session.tenant_id)
+        if (session.tenant_id, session.user_id) not in self._tx.read("memberships"):
+            raise LookupError("session of someone who is not a member of the tenant")
+        self._tx.insert("sessions", (session.tenant_id, session.id), session)
+
+    async def get(self, session_id: UUID) -> Session | None:
+        return self._tx.read("sessions").get((self._tenant_id, session_id))
+
+    async def list_active(self, user_id: UUID) -> list[Session]:
+        live = [s for s in self._own() if s.user_id == user_id and s.revoked_at is None]
+        return sorted(live, key=lambda s: (s.last_seen_at, s.id), reverse=True)
+
+    async def touch(self, session_id: UUID, at: datetime, ip: str | None, user_agent: str | None) -> None:
+        current = await self.get(session_id)
+        if current is not None:
+            self._tx.write("sessions")[(self._tenant_id, session_id)] = replace(
+                current, last_seen_at=at, ip=ip, user_agent=user_agent
+            )
+
+    async def revoke(self, session_id: UUID, at: datetime) -> bool:
+        return self._revoke(lambda s: s.id == session_id, at) == 1
+
+    async def revoke_all(self, user_id: UUID, at: datetime, *, except_id: UUID | None = None) -> int:
+        return self._revoke(lambda s: s.user_id == user_id and s.id != except_id, at)
+
+    def _revoke(self, which: Callable[[Session], bool], at: datetime) -> int:
+        """Revoke the live sessions ``which`` picks and their refresh tokens (a session's id is
+        its tokens' family id); how many sessions."""
+        doomed = {s.id: s for s in self._own() if s.revoked_at is None and which(s)}
+        for session in doomed.values():
+            self._tx.write("sessions")[(self._tenant_id, session.id)] = replace(session, revoked_at=at)
+        _revoke_refresh_tokens(self._tx, self._tenant_id, at, lambda t: t.family_id in doomed)
+        return len(doomed)
+
+    def _own(self) -> list[Session]:
+        return [s for (tid, _), s in self._tx.read("sessions").items() if tid == self._tenant_id]
+
+
+class MemoryMfaRepository(_Scoped):
+    """``mfa_factors`` is keyed by user_id; ``recovery_codes`` by (user_id, code_hash), holding
+    when the code was used (None: unused)."""
+
+    async def get(self, user_id: UUID, *, for_update: bool = False) -> MfaFactor | None:
+        return self._tx.read("mfa_factors").get(user_id) if self._is_acting_user(user_id) else None
+
+    async def save(self, factor: MfaFactor) -> None:
+        self._check_own_user(factor.user_id)
+        self._tx.write("mfa_factors")[factor.user_id] = factor
+
+    async def delete(self, user_id: UUID) -> None:
+        if self._is_acting_user(user_id):
+            self._tx.write("mfa_factors").pop(user_id, None)
+            self._drop_codes(user_id)
+
+    async def replace_recovery_codes(self, user_id: UUID, code_hashes: list[str]) -> None:
+        if self._is_acting_user(user_id):
+            self._drop_codes(user_id)
+        if code_hashes:  # on PostgreSQL, only the inserts can break the own-rows policy
+            self._check_own_user(user_id)
+        for code_hash in code_hashes:
+            self._tx.insert("recovery_codes", (user_id, code_hash), None)
+
+    async def use_recovery_code(self, user_id: UUID, code_hash: str, at: datetime) -> bool:
+        key = (user_id, code_hash)
+        codes = self._tx.read("recovery_codes")
+        if not self._is_acting_user(user_id) or key not in codes or codes[key] is not None:
+            return False
+        self._tx.write("recovery_codes")[key] = at
+        return True
+
+    async def unused_recovery_codes(self, user_id: UUID) -> int:
+        if not self._is_acting_user(user_id):
+            return 0
+        codes = self._tx.read("recovery_codes").items()
+        return sum(1 for (owner, _), used_at in codes if owner == user_id and used_at is None)
+
+    def _drop_codes(self, user_id: UUID) -> None:
+        codes = self._tx.write("recovery_codes")
+        for key in [key for key in codes if key[0] == user_id]:
+            del codes[key]
+
+
+class MemoryAccountTokenRepository(_Scoped):
+    async def add(self, token: AccountToken) -> None:
+        self._check_own_user(token.user_id)
+        # The unique constraint spans every user's tokens, visible or not.
+        if any(t.token_hash == token.token_hash for t in self._tx.read("account_tokens").values()):
+            raise ValueError("duplicate token_hash in account_tokens")
+        self._tx.insert("account_tokens", token.id, token)
+
+    async def get_by_hash(self, token_hash: str) -> AccountToken | None:
+        return next((t for t in self._own() if t.token_hash == token_hash), None)
+
+    async def mark_used(self, token_id: UUID, at: datetime) -> None:
+        token = self._tx.read("account_tokens").get(token_id)
+        if token is not None and self._is_acting_user(token.user_id):
+            self._tx.write("account_tokens")[token_id] = replace(token, used_at=at)
+
+    async def void_outstanding(self, user_id: UUID, purpose: TokenPurpose, at: datetime) -> None:
+        for token in self._own():
+            if token.user_id == user_id and token.purpose == purpose and token.used_at is None:
+                self._tx.write("account_tokens")[token.id] = replace(token, used_at=at)
+
+    def _own(self) -> list[AccountToken]:
+        return [t for t in self._tx.read("account_tokens").values() if self._is_acting_user(t.user_id)]
+
+
+class MemoryExternalIdentityRepository(_Scoped):
+    async def add(self, link: ExternalIdentityLink) -> None:
+        self._check_own_user(link.user_id)
+        key = (link.provider, link.subject)
+        # The primary key spans every user's links: linked to anyone is linked.
+        if key in self._tx.read("external_identities"):
+            raise Conflict("this outside identity is already linked to an account", code="identity_linked")
+        self._tx.insert("external_identities", key, link)
+
+    async def list(self, user_id: UUID) -> list[ExternalIdentityLink]:
+        if not self._is_acting_user(user_id):
+            return []
+        links = [link for link in self._tx.read("external_identities").values() if link.user_id == user_id]
+        return sorted(links, key=lambda link: (link.created_at, link.provider, link.subject))
+
+
+class MemoryInvitationRepository(_Scoped):
+    async def add(self, invitation: Invitation) -> None:
+        self._check_own_tenant(invitation.tenant_id)
+        self._check_unique(invitation)
+        self._tx.insert("invitations", (invitation.tenant_id, invitation.id), invitation)
+
+    async def get(self, invitation_id: UUID, *, for_update: bool = False) -> Invitation | None:
+        return self._tx.read("invitations").get((self._tenant_id, invitation_id))
+
+    async def list_outstanding(self) -> list[Invitation]:
+        outstanding = [i for i in self._own() if _outstanding(i)]
+        return sorted(outstanding, key=lambda i: (i.created_at, i.id), reverse=True)
+
+    async def save(self, invitation: Invitation) -> None:
+        current = await self.get(invitation.id)
+        if current is None:
+            return
+        merged = replace(
+            current,
+            token_hash=invitation.token_hash,
+            expires_at=invitation.expires_at,
+            accepted_at=invitation.accepted_at,
+            accepted_by=invitation.accepted_by,
+            revoked_at=invitation.revoked_at,
+        )
+        self._check_unique(merged)
+        self._tx.write("invitations")[(self._tenant_id, invitation.id)] = merged
+
+    def _own(self) -> list[Invitation]:
+        return [i for (tid, _), i in self._tx.read("invitations").items() if tid == self._tenant_id]
+
+    def _check_unique(self, invitation: Invitation) -> None:
+        """What the unique constraint on (tenant_id, token_hash) and the partial unique index on
+        outstanding (tenant_id, email) refuse on PostgreSQL."""
+        others = [i for i in self._own() if i.id != invitation.id]
+        if any(i.token_hash == invitation.token_hash for i in others):
+            raise ValueError("duplicate token_hash in invitations")
+        if _outstanding(invitation) and any(_outstanding(i) and i.email == invitation.email for i in others):
+            raise Conflict("this address already has an outstanding invitation", code="invitation_pending")
+
+
+def _outstanding(invitation: Invitation) -> bool:
+    """Neither accepted nor revoked; expiry does not count, as in the partial unique index."""
+    return invitation.accepted_at is None and invitation.revoked_at is None
+
+
+class MemoryApiKeyRepository(_Scoped):
+    async def add(self, key: ApiKey) -> None:
+        self._check_own_tenant(key.tenant_id)
+        if any(k.secret_hash == key.secret_hash for k in self._own()):
+            raise ValueError("duplicate secret_hash in api_keys")
+        # Stored, not shared: a database would not see the caller's later changes to the scopes;
+        # and read back as PostgreSQL's adapter reads them, each access an Access.
+        scopes = {family: Access(access) for family, access in key.scopes.items()}
+        stored = replace(key, scopes=scopes, allowed_origins=tuple(key.allowed_origins))
+        self._tx.insert("api_keys", (key.tenant_id, key.id), stored)
+
+    async def get(self, key_id: UUID) -> ApiKey | None:
+        return self._tx.read("api_keys").get((self._tenant_id, key_id))
+
+    async def list(self, page: PageRequest) -> Page[ApiKey]:
+        return newest_first(self._own(), page)
+
+    async def revoke(self, key_id: UUID, at: datetime) -> bool:
+        current = await self.get(key_id)
+        if current is None or current.revoked_at is not None:
+            return False
+        self._tx.write("api_keys")[(self._tenant_id, key_id)] = replace(current, revoked_at=at)
+        return True
+
+    def _own(self) -> list[ApiKey]:
+        return [k for (tid, _), k in self._tx.read("api_keys").items() if tid == self._tenant_id]
+
+
+class MemoryAuditRepository(_Scoped):
+    """Append-only, as the PostgreSQL grants make the table: there is no way to change an entry."""
+
+    def __init__(
+        self,
+        tx: Transaction,
+        tenant_id: UUID | None,
+        user_id: UUID | None,
+        context: AuditContext | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        super().__init__(tx, tenant_id, user_id)
+        self._context = context or SYSTEM
+        self._now = now  # strictly increasing across the store, so the log's order is stable
+
+    async def record(
+        self,
+        action: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        tenant_id = self._tenant_id
+        if tenant_id is None:
+            raise PermissionError("row violates the tenant isolation policy")
+        self._check_own_tenant(tenant_id)
+        client = self._context.client
+        event = AuditEvent(
+            id=uuid4(),
+            tenant_id=tenant_id,
+            occurred_at=self._now(),
+            actor=self._context.actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+            changes=_as_jsonb(changes or {}),
+        )
+        self._tx.insert("audit_events", (tenant_id, event.id), event)
+
+    async def list(self, filters: AuditFilter, page: PageRequest) -> Page[AuditEvent]:
+        rows = self._tx.read("audit_events").items()
+        matching = [e for (tid, _), e in rows if tid == self._tenant_id and _matches(e, filters)]
+        found = _keyset_page(matching, page, lambda e: Position(e.occurred_at, e.id))
+        # Copies: changing what was read must not change the log.
+        return replace(found, items=[replace(e, changes=copy.deepcopy(e.changes)) for e in found.items])
+
+
+def _matches(event: AuditEvent, filters: AuditFilter) -> bool:
+    return (
+        (filters.action is None or event.action == filters.action)
+        and (filters.actor_id is None or event.actor.id == filters.actor_id)
+        and (filters.target_type is None or event.target_type == filters.target_type)
+        and (filters.target_id is None or event.target_id == filters.target_id)
+        and (filters.occurred_after is None or event.occurred_at > filters.occurred_after)
+        and (filters.occurred_before is None or event.occurred_at < filters.occurred_before)
+    )
+
+
+def _as_jsonb(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes as a JSONB column gives them back: refused if not JSON (as psycopg refuses to
+    adapt them), with tuples as lists and every key a string."""
+    stored: dict[str, Any] = json.loads(json.dumps(changes, allow_nan=False))
+    return stored
 
 
 class MemoryCustomerRepository(_Scoped):
@@ -132,7 +485,7 @@ class MemoryCustomerRepository(_Scoped):
         if search:
             needle = search.lower()
             rows = [c for c in rows if any(needle in (v or "").lower() for v in (c.name, c.email, c.phone))]
-        return _newest_first(rows, page)
+        return newest_first(rows, page)
 
     async def update(self, customer: Customer, expected_version: int) -> bool:
         current = await self.get(customer.id)
@@ -182,7 +535,7 @@ class MemoryIntegrationRepository(_Scoped):
         return self._tx.read("integrations").get((self._tenant_id, integration_id))
 
     async def list(self, page: PageRequest) -> Page[Integration]:
-        return _newest_first(self._own(), page)
+        return newest_first(self._own(), page)
 
     async def enabled_for(self, capability: Capability) -> Integration | None:
         return self._enabled_for(capability)
@@ -292,7 +645,7 @@ class MemoryWebhookEndpointRepository(_Scoped):
         return [e for e in self._own() if e.enabled]
 
     async def list(self, page: PageRequest) -> Page[WebhookEndpoint]:
-        return _newest_first(self._own(), page)
+        return newest_first(self._own(), page)
 
     async def delete(self, endpoint_id: UUID) -> bool:
         return self._tx.write("webhook_endpoints").pop((self._tenant_id, endpoint_id), None) is not None
@@ -308,7 +661,7 @@ class MemoryDeliveryRepository(_Scoped):
 
     async def list(self, endpoint_id: UUID, page: PageRequest) -> Page[Delivery]:
         rows = self._tx.read("webhook_deliveries").items()
-        return _newest_first(
+        return newest_first(
             [d for (tid, _), d in rows if tid == self._tenant_id and d.endpoint_id == endpoint_id], page
         )
 
@@ -338,10 +691,39 @@ class _Dated(Protocol):
 D = TypeVar("D", bound=_Dated)
 
 
-def _newest_first(rows: list[D], page: PageRequest) -> Page[D]:
+def newest_first(rows: list[D], page: PageRequest) -> Page[D]:
     """The same keyset order and paging as the PostgreSQL adapter's ``newest_first``."""
-    rows = sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)
+    return _keyset_page(rows, page, lambda r: Position(r.created_at, r.id))
+
+
+T = TypeVar("T")
+
+
+def _keyset_page(rows: list[T], page: PageRequest, position: Callable[[T], Position]) -> Page[T]:
+    """One page of ``rows`` in descending ``position`` order, from after ``page.after``."""
+
+    def key(row: T) -> tuple[datetime, UUID]:
+        at = position(row)
+        return at.created_at, at.id
+
+    rows = sorted(rows, key=key, reverse=True)
     if page.after is not None:
         after = (page.after.created_at, page.after.id)
-        rows = [r for r in rows if (r.created_at, r.id) < after]
-    return page_from_overfetch(rows[: page.limit + 1], page.limit, lambda r: Position(r.created_at, r.id))
+        rows = [r for r in rows if key(r) < after]
+    return page_from_overfetch(rows[: page.limit + 1], page.limit, position)
+
+
+def _revoke_refresh_tokens(
+    tx: Transaction, tenant_id: UUID | None, at: datetime, which: Callable[[RefreshToken], bool]
+) -> None:
+    """Revoke the tenant's unrevoked refresh tokens that ``which`` picks; revoked ones keep their time."""
+    rows = tx.read("refresh_tokens")
+    picked = [(k, t) for k, t in rows.items() if k[0] == tenant_id and t.revoked_at is None and which(t)]
+    for key, token in picked:
+        tx.write("refresh_tokens")[key] = replace(token, revoked_at=at)
+
+
+def _delete_where(tx: Transaction, table: str, tenant_id: UUID | None, which: Callable[[Any], bool]) -> None:
+    doomed = [key for key, row in tx.read(table).items() if key[0] == tenant_id and which(row)]
+    for key in doomed:
+        del tx.write(table)[key]

@@ -7,7 +7,9 @@ its own writes, commits all of them at once, and leaves nothing behind when it r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard.ports.persistence import UnitOfWorkFinished
@@ -28,6 +30,15 @@ TABLES = (
     "webhook_endpoints",
     "webhook_deliveries",
     "idempotency_keys",
+    "sessions",
+    "invitations",
+    "api_keys",
+    "audit_events",
+    # A person's rows, not a tenant's: keyed without tenant_id and shown only to their user.
+    "mfa_factors",
+    "recovery_codes",
+    "account_tokens",
+    "external_identities",
 )
 
 
@@ -40,6 +51,36 @@ class MemoryStore:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Set when a commit adds to a queue, as PostgreSQL's NOTIFY does.
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
+    last_audit_at: datetime | None = None
+    _deferred: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+
+    def write_outside(self, write: Callable[[], None]) -> None:
+        """Make a write that belongs to no unit of work, as a PostgreSQL function's own statement.
+
+        Made while a unit of work is open, it waits for that unit to end: written at once, it
+        would be undone when the unit commits its copy of the table.
+        """
+        if self.lock.locked():
+            self._deferred.append(write)
+        else:
+            write()
+
+    def release(self) -> None:
+        """End the open unit of work: make the writes that waited for it, then let the next in."""
+        try:
+            while self._deferred:
+                self._deferred.pop(0)()
+        finally:
+            self.lock.release()
+
+    def audit_time(self) -> datetime:
+        """Now, but always later than the previous entry's time: the audit log's (occurred_at, id)
+        order is then the order of recording, even for entries made within one microsecond."""
+        now = datetime.now(UTC)
+        if self.last_audit_at is not None and now <= self.last_audit_at:
+            now = self.last_audit_at + timedelta(microseconds=1)
+        self.last_audit_at = now
+        return now
 
 
 class Transaction:

@@ -1,34 +1,59 @@
+"""Units of work on the memory store, and the directory and job claims that cross its tenants."""
+
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 from uuid import UUID
 
 from switchboard.adapters.memory.repositories import (
+    MemoryAccountTokenRepository,
+    MemoryApiKeyRepository,
+    MemoryAuditRepository,
     MemoryCustomerRepository,
     MemoryDeliveryRepository,
+    MemoryExternalIdentityRepository,
     MemoryFlagRepository,
     MemoryIdempotencyRepository,
     MemoryInboxRepository,
     MemoryIntegrationRepository,
+    MemoryInvitationRepository,
     MemoryMembershipRepository,
+    MemoryMfaRepository,
     MemoryOutboxRepository,
     MemoryRefreshTokenRepository,
+    MemorySessionRepository,
     MemoryTenantRepository,
     MemoryUserRepository,
     MemoryWebhookEndpointRepository,
+    newest_first,
 )
 from switchboard.adapters.memory.store import MemoryStore, Transaction
+from switchboard.core.apikeys.model import KeyCandidate
+from switchboard.core.audit.model import AuditContext
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate
+from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.queues.model import JobStatus
+from switchboard.core.tenancy.model import Role, TenantStatus
 from switchboard.ports.clock import Clock
+from switchboard.ports.persistence import TenantSummary
+
+# How often the directory notes an API key as used, as the PostgreSQL function does.
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
 class MemoryUnitOfWork:
-    def __init__(self, store: MemoryStore, tenant_id: UUID, user_id: UUID | None = None) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        tenant_id: UUID | None,
+        user_id: UUID | None = None,
+        context: AuditContext | None = None,
+    ) -> None:
         self._store = store
         self._tx = Transaction(store)
         scope = (self._tx, tenant_id, user_id)
@@ -36,6 +61,13 @@ class MemoryUnitOfWork:
         self.users = MemoryUserRepository(*scope)
         self.memberships = MemoryMembershipRepository(*scope)
         self.refresh_tokens = MemoryRefreshTokenRepository(*scope)
+        self.sessions = MemorySessionRepository(*scope)
+        self.mfa = MemoryMfaRepository(*scope)
+        self.account_tokens = MemoryAccountTokenRepository(*scope)
+        self.external_identities = MemoryExternalIdentityRepository(*scope)
+        self.invitations = MemoryInvitationRepository(*scope)
+        self.api_keys = MemoryApiKeyRepository(*scope)
+        self.audit = MemoryAuditRepository(*scope, context, store.audit_time)
         self.customers = MemoryCustomerRepository(*scope)
         self.integrations = MemoryIntegrationRepository(*scope)
         self.flags = MemoryFlagRepository(*scope)
@@ -58,7 +90,7 @@ class MemoryUnitOfWork:
         try:
             self._tx.rollback()
         finally:
-            self._store.lock.release()
+            self._store.release()
 
     async def commit(self) -> None:
         self._tx.commit()
@@ -68,6 +100,8 @@ class MemoryUnitOfWork:
 
 
 class MemoryIdentityDirectory:
+    """Reads committed rows only, as the PostgreSQL functions read from their own transaction."""
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
 
@@ -98,6 +132,70 @@ class MemoryIdentityDirectory:
             if token.token_hash == token_hash:
                 return token.tenant_id, token.user_id
         return None
+
+    async def find_account_token(self, token_hash: str) -> UUID | None:
+        tokens = self._store.tables["account_tokens"].values()
+        return next((t.user_id for t in tokens if t.token_hash == token_hash), None)
+
+    async def find_external_identity(self, provider: str, subject: str) -> UUID | None:
+        link = self._store.tables["external_identities"].get((provider, subject))
+        return link.user_id if link else None
+
+    async def find_invitation(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        invitations = self._store.tables["invitations"].values()
+        return next(((i.tenant_id, i.id) for i in invitations if i.token_hash == token_hash), None)
+
+    async def find_api_key(self, secret_hash: str) -> KeyCandidate | None:
+        tables = self._store.tables
+        key = next((k for k in tables["api_keys"].values() if k.secret_hash == secret_hash), None)
+        if key is None:
+            return None
+        at = datetime.now(UTC)
+        self._store.write_outside(lambda: self._note_use(key.tenant_id, key.id, at))
+        tenant = tables["tenants"][key.tenant_id]
+        return KeyCandidate(
+            key_id=key.id,
+            tenant_id=key.tenant_id,
+            scopes=dict(key.scopes),  # the caller's own, as a row read from the database is
+            allowed_origins=key.allowed_origins,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+            tenant_active=tenant.status == TenantStatus.ACTIVE,
+        )
+
+    async def check_session(self, tenant_id: UUID, user_id: UUID, session_id: UUID) -> Role | None:
+        tables = self._store.tables
+        tenant = tables["tenants"].get(tenant_id)
+        membership = tables["memberships"].get((tenant_id, user_id))
+        session = tables["sessions"].get((tenant_id, session_id))
+        live = (
+            tenant is not None
+            and tenant.status == TenantStatus.ACTIVE
+            and session is not None
+            and session.user_id == user_id
+            and session.revoked_at is None
+        )
+        return membership.role if live and membership is not None else None
+
+    async def list_tenants(
+        self, page: PageRequest, status: TenantStatus | None = None
+    ) -> Page[TenantSummary]:
+        tables = self._store.tables
+        tenants = [t for t in tables["tenants"].values() if status is None or t.status == status]
+        found = newest_first(tenants, page)
+        members = Counter(tenant_id for tenant_id, _ in tables["memberships"])
+        return Page([TenantSummary(t, members[t.id]) for t in found.items], found.next_position)
+
+    def _note_use(self, tenant_id: UUID, key_id: UUID, at: datetime) -> None:
+        """As ``directory_find_api_key`` does: an unrevoked key, at most once a minute."""
+        keys = self._store.tables["api_keys"]
+        key = keys.get((tenant_id, key_id))
+        if (
+            key is not None
+            and key.revoked_at is None
+            and (key.last_used_at is None or key.last_used_at < at - KEY_USE_RESOLUTION)
+        ):
+            keys[(tenant_id, key_id)] = replace(key, last_used_at=at)
 
 
 class MemoryJobClaims:

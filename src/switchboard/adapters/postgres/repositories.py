@@ -7,11 +7,11 @@ Row-level security already confines every statement to the transaction's tenant;
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
@@ -23,6 +23,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     null,
     or_,
@@ -34,28 +35,46 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.statements import compile_sql
 from switchboard.adapters.postgres.tables import (
+    account_tokens,
+    api_keys,
+    audit_events,
     customers,
+    external_identities,
     feature_flag_changes,
     feature_flag_overrides,
     idempotency_keys,
     integrations,
+    invitations,
     memberships,
+    mfa_factors,
     outbox,
+    recovery_codes,
     refresh_tokens,
+    sessions,
     tenants,
     users,
     webhook_deliveries,
     webhook_endpoints,
     webhook_events,
 )
+from switchboard.core.apikeys.model import ApiKey
+from switchboard.core.audit.model import Actor, ActorType, AuditContext, AuditEvent, AuditFilter
 from switchboard.core.customers.model import Customer
 from switchboard.core.errors import Conflict
 from switchboard.core.flags.model import FlagChange, FlagOverride, Plan
-from switchboard.core.identity.model import RefreshToken, User
+from switchboard.core.identity.model import (
+    AccountToken,
+    ExternalIdentityLink,
+    MfaFactor,
+    RefreshToken,
+    Session,
+    TokenPurpose,
+    User,
+)
 from switchboard.core.integrations.model import Capability, Integration
 from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
 from switchboard.core.queues.model import InboxEvent, JobStatus, OutboxMessage
-from switchboard.core.tenancy.model import Membership, Role, Tenant
+from switchboard.core.tenancy.model import Access, Invitation, Member, Membership, Role, Tenant, TenantStatus
 from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
 from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWorkFinished
 
@@ -83,10 +102,14 @@ class Transaction:
         self._conn = None
 
 
+def _created_position(item: Any) -> Position:
+    return Position(item.created_at, item.id)
+
+
 class _Repository:
-    def __init__(self, tx: Transaction, tenant_id: UUID) -> None:
+    def __init__(self, tx: Transaction, tenant_id: UUID | None) -> None:
         self._tx = tx
-        self._tenant_id = tenant_id
+        self._tenant_id = tenant_id  # None: no tenant, every tenant table reads empty
 
     @property
     def _conn(self) -> AsyncConnection[Row]:
@@ -104,13 +127,33 @@ class _Repository:
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
-    async def _page(self, sql: str, params: Row, page: PageRequest, make: Callable[[Row], T]) -> Page[T]:
+    async def _page(
+        self,
+        sql: str,
+        params: Row,
+        page: PageRequest,
+        make: Callable[[Row], T],
+        position_of: Callable[[T], Position] = _created_position,
+    ) -> Page[T]:
         """Run a ``newest_first`` statement for one page: ``limit + 1`` rows tell if more exist."""
         params = params | {"tenant_id": self._tenant_id, "limit": page.limit + 1}
         if page.after is not None:
             params |= {"after_created_at": page.after.created_at, "after_id": page.after.id}
         rows = [make(row) for row in await self._all(sql, params)]
-        return page_from_overfetch(rows, page.limit, lambda item: Position(item.created_at, item.id))  # type: ignore[attr-defined]
+        return page_from_overfetch(rows, page.limit, position_of)
+
+    async def _refusing_duplicates(self, sql: str, params: Row, constraint: str, conflict: Conflict) -> int:
+        """Run a write that the unique ``constraint`` may refuse; that refusal becomes ``conflict``.
+
+        Inside a savepoint, so the failure stays contained and the unit of work can go on.
+        """
+        try:
+            async with self._conn.transaction():
+                return await self._count(sql, params)
+        except UniqueViolation as error:
+            if error.diag.constraint_name != constraint:
+                raise
+            raise conflict from error
 
 
 def this_row(table: Table) -> ColumnElement[bool]:
@@ -127,16 +170,17 @@ def versioned_update(table: Table, *columns: str) -> str:
     )
 
 
-def newest_first(table: Table, after: bool) -> Select[Any]:
+def newest_first(table: Table, after: bool, time_column: str = "created_at") -> Select[Any]:
     """A tenant's rows newest first, from after a keyset position when ``after``."""
+    time = table.c[time_column]
     statement = (
         select(table)
         .where(table.c.tenant_id == bindparam("tenant_id"))
-        .order_by(table.c.created_at.desc(), table.c.id.desc())
+        .order_by(time.desc(), table.c.id.desc())
         .limit(bindparam("limit"))
     )
     if after:
-        position = tuple_(table.c.created_at, table.c.id)
+        position = tuple_(time, table.c.id)
         statement = statement.where(position < tuple_(bindparam("after_created_at"), bindparam("after_id")))
     return statement
 
@@ -148,19 +192,34 @@ _TENANT_UPDATE = compile_sql(
     .where(tenants.c.id == bindparam("id"), tenants.c.version == bindparam("expected_version"))
     .values(name=bindparam("name"), updated_at=bindparam("updated_at"), version=bindparam("version"))
 )
+# Not versioned: a rename racing a suspension writes other columns, so neither is lost.
+_TENANT_SET_STATUS = compile_sql(
+    update(tenants)
+    .where(tenants.c.id == bindparam("tenant_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("at"))
+)
+
+
+def _tenant(row: Row) -> Tenant:
+    return Tenant(**(row | {"plan": Plan(row["plan"]), "status": TenantStatus(row["status"])}))
 
 
 class PostgresTenantRepository(_Repository):
     async def add(self, tenant: Tenant) -> None:
-        await self._conn.execute(_TENANT_INSERT, _values(tenant) | {"plan": tenant.plan.value})
+        values = _values(tenant) | {"plan": tenant.plan.value, "status": tenant.status.value}
+        await self._conn.execute(_TENANT_INSERT, values)
 
     async def get(self) -> Tenant | None:
         row = await self._one(_TENANT_GET, {"tenant_id": self._tenant_id})
-        return Tenant(**(row | {"plan": Plan(row["plan"])})) if row else None
+        return _tenant(row) if row else None
 
     async def update(self, tenant: Tenant, expected_version: int) -> bool:
         params = _values(tenant) | {"expected_version": expected_version}
         return await self._count(_TENANT_UPDATE, params) == 1
+
+    async def set_status(self, status: TenantStatus, at: datetime) -> None:
+        params = {"tenant_id": self._tenant_id, "status": status.value, "at": at}
+        await self._conn.execute(_TENANT_SET_STATUS, params)
 
 
 _USER_INSERT = compile_sql(insert(users))
@@ -172,10 +231,16 @@ _USER_SET_PASSWORD = compile_sql(
     .where(users.c.id == bindparam("user_id"))
     .values(password_hash=bindparam("password_hash"), updated_at=bindparam("now"))
 )
+# Row-level security lets a user update only their own row: anyone else's is left alone.
+_USER_MARK_EMAIL_VERIFIED = compile_sql(
+    update(users)
+    .where(users.c.id == bindparam("user_id"), users.c.email_verified_at.is_(None))
+    .values(email_verified_at=bindparam("at"), updated_at=bindparam("at"))
+)
 
 
 class PostgresUserRepository(_Repository):
-    async def add(self, user: User, password_hash: str) -> None:
+    async def add(self, user: User, password_hash: str | None) -> None:
         try:
             async with self._conn.transaction():  # a savepoint: the failure stays contained
                 await self._conn.execute(_USER_INSERT, _values(user) | {"password_hash": password_hash})
@@ -190,23 +255,74 @@ class PostgresUserRepository(_Repository):
         params = {"user_id": user_id, "password_hash": password_hash, "now": at}
         await self._conn.execute(_USER_SET_PASSWORD, params)
 
+    async def mark_email_verified(self, user_id: UUID, at: datetime) -> None:
+        await self._conn.execute(_USER_MARK_EMAIL_VERIFIED, {"user_id": user_id, "at": at})
 
-_MEMBERSHIP_INSERT = compile_sql(insert(memberships))
-_MEMBERSHIP_GET = compile_sql(
-    select(memberships).where(
-        memberships.c.tenant_id == bindparam("tenant_id"),
-        memberships.c.user_id == bindparam("user_id"),
-    )
+
+_THIS_MEMBERSHIP = and_(
+    memberships.c.tenant_id == bindparam("tenant_id"), memberships.c.user_id == bindparam("user_id")
 )
+_MEMBERSHIP_INSERT = compile_sql(insert(memberships))
+_MEMBERSHIP_GET = compile_sql(select(memberships).where(_THIS_MEMBERSHIP))
+_MEMBERS = compile_sql(
+    select(
+        memberships.c.user_id,
+        users.c.email,
+        users.c.name,
+        memberships.c.role,
+        memberships.c.created_at.label("joined_at"),
+        users.c.email_verified_at.is_not(None).label("email_verified"),
+    )
+    .join_from(memberships, users, users.c.id == memberships.c.user_id)
+    .where(memberships.c.tenant_id == bindparam("tenant_id"))
+    .order_by(memberships.c.created_at, memberships.c.user_id)
+)
+_MEMBERSHIP_SET_ROLE = compile_sql(update(memberships).where(_THIS_MEMBERSHIP).values(role=bindparam("role")))
+# The member's sessions and refresh tokens go with the membership (ON DELETE CASCADE).
+_MEMBERSHIP_DELETE = compile_sql(delete(memberships).where(_THIS_MEMBERSHIP))
+_owners = select(memberships.c.user_id).where(
+    memberships.c.tenant_id == bindparam("tenant_id"), memberships.c.role == bindparam("role")
+)
+# An aggregate cannot lock rows: lock the owners' memberships in a subquery, count outside it.
+_OWNERS_COUNT = compile_sql(select(func.count().label("n")).select_from(_owners.subquery()))
+_OWNERS_COUNT_FOR_UPDATE = compile_sql(
+    select(func.count().label("n")).select_from(_owners.with_for_update().subquery())
+)
+
+
+def _membership(row: Row) -> Membership:
+    return Membership(**(row | {"role": Role(row["role"])}))
 
 
 class PostgresMembershipRepository(_Repository):
     async def add(self, membership: Membership) -> None:
-        await self._conn.execute(_MEMBERSHIP_INSERT, _values(membership) | {"role": membership.role.value})
+        await self._refusing_duplicates(
+            _MEMBERSHIP_INSERT,
+            _values(membership) | {"role": membership.role.value},
+            "memberships_pkey",
+            Conflict("this person is already a member", code="already_member"),
+        )
 
     async def get(self, user_id: UUID) -> Membership | None:
         row = await self._one(_MEMBERSHIP_GET, {"tenant_id": self._tenant_id, "user_id": user_id})
-        return Membership(**(row | {"role": Role(row["role"])})) if row else None
+        return _membership(row) if row else None
+
+    async def list(self) -> list[Member]:
+        rows = await self._all(_MEMBERS, {"tenant_id": self._tenant_id})
+        return [Member(**(row | {"role": Role(row["role"])})) for row in rows]
+
+    async def set_role(self, user_id: UUID, role: Role) -> bool:
+        params = {"tenant_id": self._tenant_id, "user_id": user_id, "role": role.value}
+        return await self._count(_MEMBERSHIP_SET_ROLE, params) == 1
+
+    async def remove(self, user_id: UUID) -> bool:
+        return await self._count(_MEMBERSHIP_DELETE, {"tenant_id": self._tenant_id, "user_id": user_id}) == 1
+
+    async def count_owners(self, *, for_update: bool = False) -> int:
+        params = {"tenant_id": self._tenant_id, "role": Role.OWNER.value}
+        row = await self._one(_OWNERS_COUNT_FOR_UPDATE if for_update else _OWNERS_COUNT, params)
+        assert row is not None
+        return int(row["n"])
 
 
 _TOKEN_INSERT = compile_sql(insert(refresh_tokens))
@@ -232,6 +348,15 @@ _TOKEN_REVOKE_FAMILY = compile_sql(
     )
     .values(revoked_at=bindparam("at"))
 )
+_TOKEN_REVOKE_FOR_USER = compile_sql(
+    update(refresh_tokens)
+    .where(
+        refresh_tokens.c.tenant_id == bindparam("tenant_id"),
+        refresh_tokens.c.user_id == bindparam("user_id"),
+        refresh_tokens.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=bindparam("at"))
+)
 
 
 class PostgresRefreshTokenRepository(_Repository):
@@ -251,6 +376,387 @@ class PostgresRefreshTokenRepository(_Repository):
     async def revoke_family(self, family_id: UUID, revoked_at: datetime) -> None:
         params = {"tenant_id": self._tenant_id, "family_id": family_id, "at": revoked_at}
         await self._conn.execute(_TOKEN_REVOKE_FAMILY, params)
+
+    async def revoke_for_user(self, user_id: UUID, revoked_at: datetime) -> None:
+        params = {"tenant_id": self._tenant_id, "user_id": user_id, "at": revoked_at}
+        await self._conn.execute(_TOKEN_REVOKE_FOR_USER, params)
+
+
+_THIS_SESSION = this_row(sessions)
+_SESSION_INSERT = compile_sql(insert(sessions))
+_SESSION_GET = compile_sql(select(sessions).where(_THIS_SESSION))
+_SESSIONS_ACTIVE = compile_sql(
+    select(sessions)
+    .where(
+        sessions.c.tenant_id == bindparam("tenant_id"),
+        sessions.c.user_id == bindparam("user_id"),
+        sessions.c.revoked_at.is_(None),
+    )
+    .order_by(sessions.c.last_seen_at.desc(), sessions.c.id.desc())
+)
+_SESSION_TOUCH = compile_sql(
+    update(sessions)
+    .where(_THIS_SESSION)
+    .values(last_seen_at=bindparam("at"), ip=bindparam("ip"), user_agent=bindparam("user_agent"))
+)
+
+
+def _revoking_sessions(*which: ColumnElement[bool]) -> str:
+    """Revoke the live sessions that match ``which`` and their refresh tokens (a session's id is
+    its tokens' family id), in one statement; it answers how many sessions it revoked."""
+    revoked = (
+        update(sessions)
+        .where(sessions.c.tenant_id == bindparam("tenant_id"), sessions.c.revoked_at.is_(None), *which)
+        .values(revoked_at=bindparam("at"))
+        .returning(sessions.c.id)
+        .cte("revoked_sessions")
+    )
+    tokens = (
+        update(refresh_tokens)
+        .where(
+            refresh_tokens.c.tenant_id == bindparam("tenant_id"),
+            refresh_tokens.c.family_id.in_(select(revoked.c.id)),
+            refresh_tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=bindparam("at"))
+        .cte("revoked_tokens")
+    )
+    return compile_sql(select(func.count().label("n")).select_from(revoked).add_cte(tokens))
+
+
+_SESSION_REVOKE = _revoking_sessions(sessions.c.id == bindparam("id"))
+_SESSIONS_REVOKE_ALL = _revoking_sessions(
+    sessions.c.user_id == bindparam("user_id"), sessions.c.id.is_distinct_from(bindparam("except_id"))
+)
+
+
+class PostgresSessionRepository(_Repository):
+    async def add(self, session: Session) -> None:
+        await self._conn.execute(_SESSION_INSERT, _values(session))
+
+    async def get(self, session_id: UUID) -> Session | None:
+        row = await self._one(_SESSION_GET, {"tenant_id": self._tenant_id, "id": session_id})
+        return Session(**row) if row else None
+
+    async def list_active(self, user_id: UUID) -> list[Session]:
+        rows = await self._all(_SESSIONS_ACTIVE, {"tenant_id": self._tenant_id, "user_id": user_id})
+        return [Session(**row) for row in rows]
+
+    async def touch(self, session_id: UUID, at: datetime, ip: str | None, user_agent: str | None) -> None:
+        params = {
+            "tenant_id": self._tenant_id,
+            "id": session_id,
+            "at": at,
+            "ip": ip,
+            "user_agent": user_agent,
+        }
+        await self._conn.execute(_SESSION_TOUCH, params)
+
+    async def revoke(self, session_id: UUID, at: datetime) -> bool:
+        return await self._revoked(_SESSION_REVOKE, {"id": session_id, "at": at}) == 1
+
+    async def revoke_all(self, user_id: UUID, at: datetime, *, except_id: UUID | None = None) -> int:
+        return await self._revoked(
+            _SESSIONS_REVOKE_ALL, {"user_id": user_id, "at": at, "except_id": except_id}
+        )
+
+    async def _revoked(self, sql: str, params: Row) -> int:
+        row = await self._one(sql, params | {"tenant_id": self._tenant_id})
+        assert row is not None
+        return int(row["n"])
+
+
+# The next four tables belong to a person: row-level security shows the acting user's rows only,
+# so each statement's user_id condition is there for the planner and as a second guard.
+_MFA_OF_USER = mfa_factors.c.user_id == bindparam("user_id")
+_MFA_GET = compile_sql(select(mfa_factors).where(_MFA_OF_USER))
+_MFA_GET_FOR_UPDATE = compile_sql(select(mfa_factors).where(_MFA_OF_USER).with_for_update())
+_mfa_upsert = pg_insert(mfa_factors)
+_MFA_SAVE = compile_sql(
+    _mfa_upsert.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={
+            name: _mfa_upsert.excluded[name]
+            for name in ("sealed_secret", "created_at", "confirmed_at", "last_used_step")
+        },
+    )
+)
+_MFA_DELETE = compile_sql(delete(mfa_factors).where(_MFA_OF_USER))
+_RECOVERY_CODES_DELETE = compile_sql(
+    delete(recovery_codes).where(recovery_codes.c.user_id == bindparam("user_id"))
+)
+_RECOVERY_CODE_INSERT = compile_sql(insert(recovery_codes))
+_RECOVERY_CODE_USE = compile_sql(
+    update(recovery_codes)
+    .where(
+        recovery_codes.c.user_id == bindparam("user_id"),
+        recovery_codes.c.code_hash == bindparam("code_hash"),
+        recovery_codes.c.used_at.is_(None),
+    )
+    .values(used_at=bindparam("at"))
+)
+_RECOVERY_CODES_UNUSED = compile_sql(
+    select(func.count().label("n")).where(
+        recovery_codes.c.user_id == bindparam("user_id"), recovery_codes.c.used_at.is_(None)
+    )
+)
+
+
+class PostgresMfaRepository(_Repository):
+    async def get(self, user_id: UUID, *, for_update: bool = False) -> MfaFactor | None:
+        row = await self._one(_MFA_GET_FOR_UPDATE if for_update else _MFA_GET, {"user_id": user_id})
+        return MfaFactor(**row) if row else None
+
+    async def save(self, factor: MfaFactor) -> None:
+        await self._conn.execute(_MFA_SAVE, _values(factor))
+
+    async def delete(self, user_id: UUID) -> None:
+        await self._conn.execute(_RECOVERY_CODES_DELETE, {"user_id": user_id})
+        await self._conn.execute(_MFA_DELETE, {"user_id": user_id})
+
+    async def replace_recovery_codes(self, user_id: UUID, code_hashes: list[str]) -> None:
+        await self._conn.execute(_RECOVERY_CODES_DELETE, {"user_id": user_id})
+        async with self._conn.cursor() as cursor:
+            await cursor.executemany(
+                _RECOVERY_CODE_INSERT,
+                [{"user_id": user_id, "code_hash": code_hash, "used_at": None} for code_hash in code_hashes],
+            )
+
+    async def use_recovery_code(self, user_id: UUID, code_hash: str, at: datetime) -> bool:
+        params = {"user_id": user_id, "code_hash": code_hash, "at": at}
+        return await self._count(_RECOVERY_CODE_USE, params) == 1
+
+    async def unused_recovery_codes(self, user_id: UUID) -> int:
+        row = await self._one(_RECOVERY_CODES_UNUSED, {"user_id": user_id})
+        assert row is not None
+        return int(row["n"])
+
+
+_ACCOUNT_TOKEN_INSERT = compile_sql(insert(account_tokens))
+_ACCOUNT_TOKEN_GET_FOR_UPDATE = compile_sql(
+    select(account_tokens).where(account_tokens.c.token_hash == bindparam("token_hash")).with_for_update()
+)
+_ACCOUNT_TOKEN_MARK_USED = compile_sql(
+    update(account_tokens).where(account_tokens.c.id == bindparam("id")).values(used_at=bindparam("at"))
+)
+_ACCOUNT_TOKENS_VOID = compile_sql(
+    update(account_tokens)
+    .where(
+        account_tokens.c.user_id == bindparam("user_id"),
+        account_tokens.c.purpose == bindparam("purpose"),
+        account_tokens.c.used_at.is_(None),
+    )
+    .values(used_at=bindparam("at"))
+)
+
+
+class PostgresAccountTokenRepository(_Repository):
+    async def add(self, token: AccountToken) -> None:
+        await self._conn.execute(_ACCOUNT_TOKEN_INSERT, _values(token) | {"purpose": token.purpose.value})
+
+    async def get_by_hash(self, token_hash: str) -> AccountToken | None:
+        row = await self._one(_ACCOUNT_TOKEN_GET_FOR_UPDATE, {"token_hash": token_hash})
+        return AccountToken(**(row | {"purpose": TokenPurpose(row["purpose"])})) if row else None
+
+    async def mark_used(self, token_id: UUID, at: datetime) -> None:
+        await self._conn.execute(_ACCOUNT_TOKEN_MARK_USED, {"id": token_id, "at": at})
+
+    async def void_outstanding(self, user_id: UUID, purpose: TokenPurpose, at: datetime) -> None:
+        params = {"user_id": user_id, "purpose": purpose.value, "at": at}
+        await self._conn.execute(_ACCOUNT_TOKENS_VOID, params)
+
+
+_EXTERNAL_IDENTITY_INSERT = compile_sql(insert(external_identities))
+_EXTERNAL_IDENTITIES_OF_USER = compile_sql(
+    select(external_identities)
+    .where(external_identities.c.user_id == bindparam("user_id"))
+    .order_by(external_identities.c.created_at, external_identities.c.provider, external_identities.c.subject)
+)
+
+
+class PostgresExternalIdentityRepository(_Repository):
+    async def add(self, link: ExternalIdentityLink) -> None:
+        # (provider, subject) is unique platform-wide: a link of another user, invisible here,
+        # is still refused.
+        await self._refusing_duplicates(
+            _EXTERNAL_IDENTITY_INSERT,
+            _values(link),
+            "external_identities_pkey",
+            Conflict("this identity is already linked to an account", code="identity_linked"),
+        )
+
+    async def list(self, user_id: UUID) -> list[ExternalIdentityLink]:
+        rows = await self._all(_EXTERNAL_IDENTITIES_OF_USER, {"user_id": user_id})
+        return [ExternalIdentityLink(**row) for row in rows]
+
+
+_THIS_INVITATION = this_row(invitations)
+_INVITATION_INSERT = compile_sql(insert(invitations))
+_INVITATION_GET = compile_sql(select(invitations).where(_THIS_INVITATION))
+_INVITATION_GET_FOR_UPDATE = compile_sql(select(invitations).where(_THIS_INVITATION).with_for_update())
+_INVITATIONS_OUTSTANDING = compile_sql(
+    select(invitations)
+    .where(
+        invitations.c.tenant_id == bindparam("tenant_id"),
+        invitations.c.accepted_at.is_(None),
+        invitations.c.revoked_at.is_(None),
+    )
+    .order_by(invitations.c.created_at.desc(), invitations.c.id.desc())
+)
+_INVITATION_SAVE = compile_sql(
+    update(invitations)
+    .where(_THIS_INVITATION)
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("token_hash", "expires_at", "accepted_at", "accepted_by", "revoked_at")
+        }
+    )
+)
+
+
+def _invitation(row: Row) -> Invitation:
+    return Invitation(**(row | {"role": Role(row["role"])}))
+
+
+class PostgresInvitationRepository(_Repository):
+    async def add(self, invitation: Invitation) -> None:
+        await self._refusing_duplicates(
+            _INVITATION_INSERT,
+            _values(invitation) | {"role": invitation.role.value},
+            "invitations_one_outstanding_per_email",
+            Conflict("this email already has an outstanding invitation", code="invitation_pending"),
+        )
+
+    async def get(self, invitation_id: UUID, *, for_update: bool = False) -> Invitation | None:
+        sql = _INVITATION_GET_FOR_UPDATE if for_update else _INVITATION_GET
+        row = await self._one(sql, {"tenant_id": self._tenant_id, "id": invitation_id})
+        return _invitation(row) if row else None
+
+    async def list_outstanding(self) -> list[Invitation]:
+        return [
+            _invitation(row)
+            for row in await self._all(_INVITATIONS_OUTSTANDING, {"tenant_id": self._tenant_id})
+        ]
+
+    async def save(self, invitation: Invitation) -> None:
+        params = _values(invitation) | {"tenant_id": self._tenant_id, "role": invitation.role.value}
+        await self._conn.execute(_INVITATION_SAVE, params)
+
+
+_THIS_API_KEY = this_row(api_keys)
+_API_KEY_INSERT = compile_sql(insert(api_keys))
+_API_KEY_GET = compile_sql(select(api_keys).where(_THIS_API_KEY))
+_API_KEY_PAGE = {after: compile_sql(newest_first(api_keys, after)) for after in (False, True)}
+_API_KEY_REVOKE = compile_sql(
+    update(api_keys).where(_THIS_API_KEY, api_keys.c.revoked_at.is_(None)).values(revoked_at=bindparam("at"))
+)
+
+
+def scopes_from_json(document: Mapping[str, str]) -> dict[str, Access]:
+    """An API key's scopes as stored (JSONB ``{"customers": "read"}``) in domain terms."""
+    return {family: Access(access) for family, access in document.items()}
+
+
+def _api_key(row: Row) -> ApiKey:
+    return ApiKey(
+        **(
+            row
+            | {"scopes": scopes_from_json(row["scopes"]), "allowed_origins": tuple(row["allowed_origins"])}
+        )
+    )
+
+
+class PostgresApiKeyRepository(_Repository):
+    async def add(self, key: ApiKey) -> None:
+        values = _values(key) | {
+            "scopes": Jsonb({family: Access(access).value for family, access in key.scopes.items()}),
+            "allowed_origins": list(key.allowed_origins),
+        }
+        await self._conn.execute(_API_KEY_INSERT, values)
+
+    async def get(self, key_id: UUID) -> ApiKey | None:
+        row = await self._one(_API_KEY_GET, {"tenant_id": self._tenant_id, "id": key_id})
+        return _api_key(row) if row else None
+
+    async def list(self, page: PageRequest) -> Page[ApiKey]:
+        return await self._page(_API_KEY_PAGE[page.after is not None], {}, page, _api_key)
+
+    async def revoke(self, key_id: UUID, at: datetime) -> bool:
+        return await self._count(_API_KEY_REVOKE, {"tenant_id": self._tenant_id, "id": key_id, "at": at}) == 1
+
+
+# The time comes from the database clock, read when the row is written (clock_timestamp(), not
+# the transaction's start): entries of one transaction keep the order they were recorded in.
+_AUDIT_RECORD = compile_sql(
+    insert(audit_events).values(
+        {
+            column.name: bindparam(column.name)
+            for column in audit_events.columns
+            if column.name != "occurred_at"
+        }
+        | {"occurred_at": func.clock_timestamp()}
+    )
+)
+_AUDIT_FILTERS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "action": lambda: audit_events.c.action == bindparam("action"),
+    "actor_id": lambda: audit_events.c.actor_id == bindparam("actor_id"),
+    "target_type": lambda: audit_events.c.target_type == bindparam("target_type"),
+    "target_id": lambda: audit_events.c.target_id == bindparam("target_id"),
+    "occurred_after": lambda: audit_events.c.occurred_at > bindparam("occurred_after"),
+    "occurred_before": lambda: audit_events.c.occurred_at < bindparam("occurred_before"),
+}
+
+
+@cache
+def _audit_list_sql(after: bool, filters: frozenset[str]) -> str:
+    statement = newest_first(audit_events, after, time_column="occurred_at")
+    return compile_sql(statement.where(*(_AUDIT_FILTERS[name]() for name in sorted(filters))))
+
+
+def _audit_event(row: Row) -> AuditEvent:
+    actor = Actor(ActorType(row.pop("actor_type")), row.pop("actor_id"), row.pop("on_behalf_of_admin"))
+    return AuditEvent(**row, actor=actor)
+
+
+_SYSTEM = AuditContext(Actor(ActorType.SYSTEM, None))
+
+
+class PostgresAuditRepository(_Repository):
+    def __init__(self, tx: Transaction, tenant_id: UUID | None, context: AuditContext | None) -> None:
+        super().__init__(tx, tenant_id)
+        self._context = context or _SYSTEM
+
+    async def record(
+        self,
+        action: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        actor, client = self._context.actor, self._context.client
+        params = {
+            "tenant_id": self._tenant_id,
+            "id": uuid4(),
+            "actor_type": actor.type.value,
+            "actor_id": actor.id,
+            "on_behalf_of_admin": actor.on_behalf_of_admin,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "ip": client.ip,
+            "user_agent": client.user_agent,
+            "request_id": client.request_id,
+            "changes": Jsonb(changes or {}),
+        }
+        await self._conn.execute(_AUDIT_RECORD, params)
+
+    async def list(self, filters: AuditFilter, page: PageRequest) -> Page[AuditEvent]:
+        wanted = {name: value for name, value in _values(filters).items() if value is not None}
+        sql = _audit_list_sql(page.after is not None, frozenset(wanted))
+        return await self._page(
+            sql, wanted, page, _audit_event, lambda event: Position(event.occurred_at, event.id)
+        )
 
 
 _THIS_CUSTOMER = this_row(customers)
@@ -371,13 +877,12 @@ class PostgresIntegrationRepository(_Repository):
 
     async def _guarded(self, sql: str, params: Row) -> int:
         """Run a write that the one-enabled-per-capability index may refuse (a race lost)."""
-        try:
-            async with self._conn.transaction():  # a savepoint: the failure stays contained
-                return await self._count(sql, params)
-        except UniqueViolation as error:
-            if error.diag.constraint_name != "integrations_one_enabled_per_capability":
-                raise
-            raise Conflict(_CAPABILITY_TAKEN, code="capability_taken") from error
+        return await self._refusing_duplicates(
+            sql,
+            params,
+            "integrations_one_enabled_per_capability",
+            Conflict(_CAPABILITY_TAKEN, code="capability_taken"),
+        )
 
 
 _FLAG_OVERRIDES = compile_sql(

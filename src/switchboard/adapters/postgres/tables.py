@@ -7,6 +7,7 @@ tenant-owned table leads its primary key, unique constraints and foreign keys wi
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -42,7 +43,10 @@ tenants = Table(
     _timestamp("updated_at"),
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("plan", Text, nullable=False, server_default=text("'free'")),
+    Column("status", Text, nullable=False, server_default=text("'active'")),
     CheckConstraint("plan IN ('free', 'pro')", name="tenants_plan_check"),
+    CheckConstraint("status IN ('active', 'suspended')", name="tenants_status_check"),
+    Index("tenants_newest_first_idx", text("created_at DESC"), text("id DESC")),
 )
 
 # A person's account is platform-wide; row-level security shows a row only to its owner and to
@@ -53,9 +57,10 @@ users = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("email", Text, nullable=False, unique=True),
     Column("name", Text, nullable=False),
-    Column("password_hash", Text, nullable=False),
+    Column("password_hash", Text),  # NULL: the account signs in only through an outside provider
     _timestamp("created_at"),
     _timestamp("updated_at"),
+    _timestamp("email_verified_at", nullable=True),
 )
 
 memberships = Table(
@@ -276,3 +281,159 @@ idempotency_keys = Table(
 )
 
 TENANT_TABLES = ("memberships", "refresh_tokens", "customers", "integrations", "idempotency_keys")
+
+
+def _tenant_id() -> Column[object]:
+    return Column(
+        "tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+def _user_id() -> Column[object]:
+    return Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+
+
+# A session is one sign-in on one device; its id is the family id of its refresh tokens.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    _timestamp("created_at"),
+    _timestamp("last_seen_at"),
+    Column("ip", Text),
+    Column("user_agent", Text),
+    _timestamp("revoked_at", nullable=True),
+    Column("impersonator_id", UUID(as_uuid=True)),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"],
+        ["memberships.tenant_id", "memberships.user_id"],
+        ondelete="CASCADE",
+        name="sessions_membership_fkey",
+    ),
+    Index("sessions_user_idx", "tenant_id", "user_id"),
+)
+
+# The next four belong to a person rather than a tenant: row-level security shows them only to
+# the acting user.
+mfa_factors = Table(
+    "mfa_factors",
+    metadata,
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("confirmed_at", nullable=True),
+    Column("last_used_step", BigInteger),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    _user_id(),
+    Column("code_hash", Text, nullable=False),
+    _timestamp("used_at", nullable=True),
+    PrimaryKeyConstraint("user_id", "code_hash"),
+)
+
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    _user_id(),
+    Column("purpose", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("email", Text, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("expires_at"),
+    _timestamp("used_at", nullable=True),
+    CheckConstraint(
+        "purpose IN ('verify_email', 'reset_password', 'unlock')", name="account_tokens_purpose_check"
+    ),
+    Index("account_tokens_user_idx", "user_id", "purpose"),
+)
+
+external_identities = Table(
+    "external_identities",
+    metadata,
+    Column("provider", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    _user_id(),
+    Column("email", Text),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("provider", "subject"),
+    Index("external_identities_user_idx", "user_id"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    _tenant_id(),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("email", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("token_hash", Text, nullable=False),
+    Column("invited_by", UUID(as_uuid=True)),
+    _timestamp("created_at"),
+    _timestamp("expires_at"),
+    _timestamp("accepted_at", nullable=True),
+    Column("accepted_by", UUID(as_uuid=True)),
+    _timestamp("revoked_at", nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "token_hash", name="invitations_tenant_id_token_hash_key"),
+    CheckConstraint("role IN ('owner', 'admin', 'member')", name="invitations_role_check"),
+    Index("invitations_token_hash_idx", "token_hash"),
+    Index(
+        "invitations_one_outstanding_per_email",
+        "tenant_id",
+        "email",
+        unique=True,
+        postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
+    ),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _tenant_id(),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("secret_hash", Text, nullable=False),
+    Column("scopes", JSONB, nullable=False),
+    Column("allowed_origins", ARRAY(Text), nullable=False),
+    Column("created_by", UUID(as_uuid=True)),
+    _timestamp("created_at"),
+    _timestamp("expires_at", nullable=True),
+    _timestamp("last_used_at", nullable=True),
+    _timestamp("revoked_at", nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "secret_hash", name="api_keys_tenant_id_secret_hash_key"),
+    Index("api_keys_secret_hash_idx", "secret_hash"),
+    Index("api_keys_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+)
+
+# Append-only: the application role may insert and select, never update or delete.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    _tenant_id(),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    _timestamp("occurred_at"),
+    Column("actor_type", Text, nullable=False),
+    Column("actor_id", UUID(as_uuid=True)),
+    Column("on_behalf_of_admin", UUID(as_uuid=True)),
+    Column("action", Text, nullable=False),
+    Column("target_type", Text),
+    Column("target_id", Text),
+    Column("ip", Text),
+    Column("user_agent", Text),
+    Column("request_id", Text),
+    Column("changes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint(
+        "actor_type IN ('user', 'api_key', 'platform_admin', 'system')", name="audit_events_actor_type_check"
+    ),
+    Index("audit_events_newest_first_idx", "tenant_id", text("occurred_at DESC"), text("id DESC")),
+)

@@ -12,21 +12,35 @@ from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.adapters.postgres.repositories import (
+    PostgresAccountTokenRepository,
+    PostgresApiKeyRepository,
+    PostgresAuditRepository,
     PostgresCustomerRepository,
     PostgresDeliveryRepository,
+    PostgresExternalIdentityRepository,
     PostgresFlagRepository,
     PostgresIdempotencyRepository,
     PostgresInboxRepository,
     PostgresIntegrationRepository,
+    PostgresInvitationRepository,
     PostgresMembershipRepository,
+    PostgresMfaRepository,
     PostgresOutboxRepository,
     PostgresRefreshTokenRepository,
+    PostgresSessionRepository,
     PostgresTenantRepository,
     PostgresUserRepository,
     PostgresWebhookEndpointRepository,
     Transaction,
+    scopes_from_json,
 )
+from switchboard.core.apikeys.model import KeyCandidate
+from switchboard.core.audit.model import AuditContext
+from switchboard.core.flags.model import Plan
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate
+from switchboard.core.pagination import Page, PageRequest, Position, page_from_overfetch
+from switchboard.core.tenancy.model import Role, Tenant, TenantStatus
+from switchboard.ports.persistence import TenantSummary
 
 Pool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
 JOBS_CHANNEL = "switchboard_jobs"  # see migration 0006
@@ -39,17 +53,31 @@ _BEGIN_IN_SCOPE = "BEGIN; SELECT set_config('app.tenant_id', %s, true), set_conf
 
 
 class PostgresUnitOfWork:
-    def __init__(self, pool: Pool, tenant_id: UUID, user_id: UUID | None = None) -> None:
+    """One transaction scoped to a tenant and an acting user.
+
+    With no tenant, app.tenant_id is '': every tenant table reads empty (and refuses writes), and
+    only the acting user's own rows are visible (their account, second factor, mailed tokens,
+    linked identities).
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        tenant_id: UUID | None,
+        user_id: UUID | None = None,
+        context: AuditContext | None = None,
+    ) -> None:
         self._pool = pool
         self._tenant_id = tenant_id
         self._user_id = user_id
+        self._context = context
         self._conn: AsyncConnection[dict[str, Any]] | None = None
 
     async def __aenter__(self) -> Self:
         conn = await self._pool.getconn()
         try:
             async with AsyncClientCursor(conn) as cursor:
-                await cursor.execute(_BEGIN_IN_SCOPE, (str(self._tenant_id), str(self._user_id or "")))
+                await cursor.execute(_BEGIN_IN_SCOPE, (str(self._tenant_id or ""), str(self._user_id or "")))
         except BaseException:
             await self._pool.putconn(conn)
             raise
@@ -59,6 +87,13 @@ class PostgresUnitOfWork:
         self.users = PostgresUserRepository(tx, self._tenant_id)
         self.memberships = PostgresMembershipRepository(tx, self._tenant_id)
         self.refresh_tokens = PostgresRefreshTokenRepository(tx, self._tenant_id)
+        self.sessions = PostgresSessionRepository(tx, self._tenant_id)
+        self.mfa = PostgresMfaRepository(tx, self._tenant_id)
+        self.account_tokens = PostgresAccountTokenRepository(tx, self._tenant_id)
+        self.external_identities = PostgresExternalIdentityRepository(tx, self._tenant_id)
+        self.invitations = PostgresInvitationRepository(tx, self._tenant_id)
+        self.api_keys = PostgresApiKeyRepository(tx, self._tenant_id)
+        self.audit = PostgresAuditRepository(tx, self._tenant_id, self._context)
         self.customers = PostgresCustomerRepository(tx, self._tenant_id)
         self.integrations = PostgresIntegrationRepository(tx, self._tenant_id)
         self.flags = PostgresFlagRepository(tx, self._tenant_id)
@@ -116,9 +151,72 @@ class PostgresIdentityDirectory:
         row = await self._call("SELECT * FROM directory_find_integration(%s)", integration_id)
         return (row["tenant_id"], row["provider"]) if row else None
 
-    async def _call(self, sql: str, argument: object) -> dict[str, Any] | None:
+    async def find_account_token(self, token_hash: str) -> UUID | None:
+        row = await self._call("SELECT directory_find_account_token(%s) AS user_id", token_hash)
+        return row["user_id"] if row else None
+
+    async def find_external_identity(self, provider: str, subject: str) -> UUID | None:
+        row = await self._call(
+            "SELECT directory_find_external_identity(%s, %s) AS user_id", provider, subject
+        )
+        return row["user_id"] if row else None
+
+    async def find_invitation(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        row = await self._call("SELECT * FROM directory_find_invitation(%s)", token_hash)
+        return (row["tenant_id"], row["invitation_id"]) if row else None
+
+    async def find_api_key(self, secret_hash: str) -> KeyCandidate | None:
+        row = await self._call("SELECT * FROM directory_find_api_key(%s)", secret_hash)
+        if row is None:
+            return None
+        return KeyCandidate(
+            key_id=row["key_id"],
+            tenant_id=row["tenant_id"],
+            scopes=scopes_from_json(row["scopes"]),
+            allowed_origins=tuple(row["allowed_origins"]),
+            expires_at=row["expires_at"],
+            revoked_at=row["revoked_at"],
+            tenant_active=row["tenant_active"],
+        )
+
+    async def check_session(self, tenant_id: UUID, user_id: UUID, session_id: UUID) -> Role | None:
+        row = await self._call(
+            "SELECT directory_check_session(%s, %s, %s) AS role", tenant_id, user_id, session_id
+        )
+        return Role(row["role"]) if row and row["role"] is not None else None
+
+    async def list_tenants(
+        self, page: PageRequest, status: TenantStatus | None = None
+    ) -> Page[TenantSummary]:
+        after_at, after_id = (page.after.created_at, page.after.id) if page.after else (None, None)
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(sql, (argument,))
+            cursor = await conn.execute(
+                "SELECT * FROM directory_list_tenants(%s::text, %s::timestamptz, %s::uuid, %s::integer)",
+                (status.value if status else None, after_at, after_id, page.limit + 1),
+            )
+            rows = await cursor.fetchall()
+        summaries = [
+            TenantSummary(
+                Tenant(
+                    id=row["id"],
+                    name=row["name"],
+                    created_at=row["created_at"],
+                    updated_at=row["updated_at"],
+                    version=row["version"],
+                    plan=Plan(row["plan"]),
+                    status=TenantStatus(row["status"]),
+                ),
+                members=row["members"],
+            )
+            for row in rows
+        ]
+        return page_from_overfetch(
+            summaries, page.limit, lambda summary: Position(summary.tenant.created_at, summary.tenant.id)
+        )
+
+    async def _call(self, sql: str, *arguments: object) -> dict[str, Any] | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(sql, arguments)
             return await cursor.fetchone()
 
 

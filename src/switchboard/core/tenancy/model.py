@@ -19,6 +19,19 @@ class Role(StrEnum):
     MEMBER = "member"
 
 
+class Access(StrEnum):
+    """What an API key's scope allows on one resource family; write includes read."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+class TenantStatus(StrEnum):
+    ACTIVE = "active"
+    # A platform admin's decision: every token and key of the tenant stops working at once.
+    SUSPENDED = "suspended"
+
+
 @dataclass(frozen=True)
 class Tenant:
     id: UUID
@@ -27,6 +40,7 @@ class Tenant:
     updated_at: datetime
     version: int = 1
     plan: Plan = Plan.FREE
+    status: TenantStatus = TenantStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,38 @@ class Membership:
     user_id: UUID
     role: Role
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Member:
+    """A membership with the account behind it, as the team page shows it."""
+
+    user_id: UUID
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+    email_verified: bool
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An offer to join a tenant with a role, sent by email. Only the token's hash is kept."""
+
+    id: UUID
+    tenant_id: UUID
+    email: str
+    role: Role
+    token_hash: str
+    invited_by: UUID | None
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: UUID | None = None
+    revoked_at: datetime | None = None
+
+    def is_pending(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
 
 
 def clean_tenant_name(name: str, field: str = "name") -> str:

@@ -335,11 +335,16 @@ def _claims(who: SignedUp, **changes: Any) -> dict[str, Any]:
         "sub": who.user_id,
         "tid": who.tenant_id,
         "role": "owner",
+        "sid": _session_of(who),
         "typ": "access",
         "iat": now,
         "exp": now + timedelta(minutes=15),
     }
     return claims | changes
+
+
+def _session_of(who: SignedUp) -> str:
+    return json.loads(_unb64(who.access_token.split(".")[1]))["sid"]
 
 
 def _without(who: SignedUp, claim: str) -> str:
@@ -361,7 +366,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _expired(who: SignedUp) -> str:
-    principal = Principal(uuid.UUID(who.user_id), uuid.UUID(who.tenant_id), Role.OWNER)
+    principal = Principal(
+        uuid.UUID(who.user_id), uuid.UUID(who.tenant_id), Role.OWNER, session_id=uuid.uuid4()
+    )
     return JwtAccessTokens(TEST_SIGNING_KEY).issue(principal, now=datetime.now(UTC) - timedelta(hours=1))
 
 
@@ -420,7 +427,8 @@ BAD_TOKENS: dict[str, Callable[[SignedUp, SignedUp], str]] = {
     "garbage": lambda victim, _: "garbage",
     "three garbage parts": lambda victim, _: "aaa.bbb.ccc",
 } | {
-    f"missing {claim}": _missing(claim) for claim in ["exp", "iat", "iss", "aud", "sub", "tid", "role", "typ"]
+    f"missing {claim}": _missing(claim)
+    for claim in ["exp", "iat", "iss", "aud", "sub", "tid", "role", "sid", "typ"]
 }
 
 
@@ -529,7 +537,10 @@ async def test_an_access_token_keeps_working_after_its_refresh_token_is_rotated(
 async def test_the_token_makers_control_case_is_accepted_so_each_bad_token_fails_for_its_own_reason(
     client, victim
 ):
-    principal = Principal(uuid.UUID(victim.user_id), uuid.UUID(victim.tenant_id), Role.OWNER)
+    session_id = uuid.UUID(_session_of(victim))
+    principal = Principal(
+        uuid.UUID(victim.user_id), uuid.UUID(victim.tenant_id), Role.OWNER, session_id=session_id
+    )
     issued_now = JwtAccessTokens(TEST_SIGNING_KEY).issue(principal, now=datetime.now(UTC))
 
     for token in [_signed(victim), issued_now]:

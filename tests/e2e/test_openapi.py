@@ -27,11 +27,20 @@ PUBLIC_OPERATIONS = {
     for path in [
         "/v1/auth/register",
         "/v1/auth/login",
+        "/v1/auth/mfa/verify",
         "/v1/auth/refresh",
         "/v1/auth/logout",
+        "/v1/auth/password/forgot",
+        "/v1/auth/password/reset",
+        "/v1/auth/email/verify",
+        "/v1/auth/unlock",
+        "/v1/auth/invitations/accept",
         "/v1/admin/auth/login",
         "/v1/webhooks/{provider}/{connection_id}",
     ]
+} | {
+    (path, "get")
+    for path in ["/v1/auth/sign-in", "/v1/auth/sign-in/{provider}", "/v1/auth/sign-in/{provider}/callback"]
 }
 
 

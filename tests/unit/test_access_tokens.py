@@ -10,7 +10,7 @@ from switchboard.core.identity.model import Principal
 from switchboard.core.tenancy.model import Role
 
 KEY = "unit-test-signing-key-" + "k" * 32
-PRINCIPAL = Principal(uuid4(), uuid4(), Role.ADMIN)
+PRINCIPAL = Principal(uuid4(), uuid4(), Role.ADMIN, session_id=uuid4())
 
 
 def test_an_issued_token_names_its_principal():
@@ -57,5 +57,7 @@ def test_refused_tokens_are_refused_every_time():
 def test_the_memory_of_verified_tokens_is_bounded():
     tokens = JwtAccessTokens(KEY, cache_size=3)
     for _ in range(10):
-        tokens.verify(tokens.issue(Principal(uuid4(), uuid4(), Role.MEMBER), datetime.now(UTC)))
+        tokens.verify(
+            tokens.issue(Principal(uuid4(), uuid4(), Role.MEMBER, session_id=uuid4()), datetime.now(UTC))
+        )
     assert tokens._verified.cache_info().currsize == 3

@@ -78,6 +78,18 @@ class PermissionDenied(DomainError):
     code = "forbidden"
 
 
+class TooManyAttempts(DomainError):
+    """Too many failed attempts for an account or an address: wait ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, detail: str, retry_after: int, limit: int, remaining: int = 0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.limit = limit
+        self.remaining = remaining
+
+
 def gather(checks: dict[str, Callable[[], T]]) -> dict[str, T]:
     """Run every check, then fail once with all the problems found, or return all results."""
     results: dict[str, T] = {}

@@ -140,13 +140,7 @@ async def _fill(settings: Settings, customers: int):  # type: ignore[no-untyped-
     if pool is not None:
         await pool.open(wait=True)
     try:
-        return await create_demo_tenant(
-            customers,
-            container.units(),
-            container.password_hasher(),
-            container.access_tokens(),
-            container.clock(),
-        )
+        return await create_demo_tenant(customers, container.identity())
     finally:
         if pool is not None:
             await pool.close()

@@ -11,7 +11,8 @@ import click
 from switchboard.adapters.postgres.database import create_platform_admin
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
 from switchboard.core.errors import InvalidInput
-from switchboard.core.identity.model import check_new_password, normalize_email
+from switchboard.core.identity.model import normalize_email
+from switchboard.core.identity.passwords import check_new_password
 from switchboard.entrypoints.database import prepared_database
 from switchboard.entrypoints.settings import Settings
 
@@ -37,7 +38,7 @@ def create(email: str, password: str | None) -> None:
     password = password or secrets.token_urlsafe(18)
     try:
         email = normalize_email(email)
-        check_new_password(password)
+        check_new_password(password, email=email)
     except InvalidInput as error:
         raise click.BadParameter(error.detail) from error
     password_hash = asyncio.run(Argon2PasswordHasher().hash(password))

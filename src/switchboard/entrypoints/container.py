@@ -28,12 +28,16 @@ from switchboard.adapters.postgres.unit_of_work import (
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
 from switchboard.adapters.security.secret_box import FernetSecretBox
 from switchboard.adapters.security.tokens import JwtAccessTokens
+from switchboard.adapters.security.totp import PyotpOneTimePasswords
+from switchboard.adapters.throttling.limits_throttle import LimitsAttemptThrottle
 from switchboard.adapters.webhooks.sender import HttpWebhookSender
+from switchboard.core.identity.sessions import Identity
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
 from switchboard.entrypoints.worker import Worker
 from switchboard.plugins.manager import build_plugin_catalog
 from switchboard.plugins.registry import PluginProviderRegistry
+from switchboard.plugins.sign_in import OperatorSignInProviders
 
 
 class Container(containers.DeclarativeContainer):
@@ -74,6 +78,22 @@ class Container(containers.DeclarativeContainer):
     provider_registry = providers.Singleton(
         PluginProviderRegistry, units, plugins, secret_box, providers.Singleton(ConsoleEmailSender)
     )
+
+    throttle = providers.Singleton(LimitsAttemptThrottle, config.rate_limit_storage_url)
+    one_time_passwords = providers.Singleton(PyotpOneTimePasswords)
+    identity = providers.Singleton(
+        Identity,
+        directory=directory,
+        units=units,
+        hasher=password_hasher,
+        tokens=access_tokens,
+        clock=clock,
+        throttle=throttle,
+        otp=one_time_passwords,
+        box=secret_box,
+        app_url=config.app_url,
+    )
+    sign_in_providers = providers.Singleton(OperatorSignInProviders, plugins, config.sign_in_providers)
 
     job_claims = providers.Selector(
         config.storage,

@@ -9,9 +9,8 @@ from uuid import UUID, uuid4
 
 from switchboard.core.customers.model import Customer
 from switchboard.core.identity.handlers import Register, Registered, register
-from switchboard.ports.clock import Clock
-from switchboard.ports.persistence import UnitOfWorkFactory
-from switchboard.ports.security import AccessTokens, PasswordHasher
+from switchboard.core.identity.model import Client
+from switchboard.core.identity.sessions import Identity
 
 FIRST_NAMES = [
     "Ada",
@@ -87,28 +86,21 @@ class DemoTenant:
     password: str
 
 
-async def create_demo_tenant(
-    customers: int,
-    units: UnitOfWorkFactory,
-    hasher: PasswordHasher,
-    access_tokens: AccessTokens,
-    clock: Clock,
-    seed: int = 2026,
-) -> DemoTenant:
+async def create_demo_tenant(customers: int, identity: Identity, seed: int = 2026) -> DemoTenant:
     rng = random.Random(seed)
     email = f"owner-{uuid4().hex[:8]}@demo.switchboard.dev"
     password = f"demo-{uuid4().hex}"
     command = Register("Harbour Plumbing & Heating", "Morgan Reyes", email, password)
-    registered = await register(command, units, hasher, access_tokens, clock)
+    registered = await register(command, identity, Client())
     tenant_id = registered.tenant.id
 
-    now = clock.now()
+    now = identity.clock.now()
     for start in range(0, customers, BATCH):
         batch = [
             _customer(rng, tenant_id, now - timedelta(minutes=rng.randrange(525_600)), i)
             for i in range(start, min(start + BATCH, customers))
         ]
-        async with units(tenant_id) as uow:
+        async with identity.units(tenant_id) as uow:
             await uow.customers.add_many(batch)
             await uow.commit()
     return DemoTenant(registered, email, password)

@@ -6,7 +6,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr
@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     # Let outbound webhooks reach loopback addresses (and plain http): local development only.
     webhooks_allow_loopback: bool = False
     access_token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
+    # Where failed-attempt counters live: "memory://" (this process only) or a Redis URL such
+    # as "async+redis://127.0.0.1:6379/0", so that every instance shares them.
+    rate_limit_storage_url: str = "memory://"
+    # The web app people open mailed links in, and this API's own public address (the
+    # redirect target outside sign-in providers send people back to).
+    app_url: str = "http://127.0.0.1:8000"
+    public_url: str = "http://127.0.0.1:8000"
+    # Outside sign-in providers, by plugin slug: {"google": {"client_id": ..., ...}}.
+    sign_in_providers: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

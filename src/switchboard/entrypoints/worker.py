@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from switchboard.core.identity.sessions import ACCOUNT_EMAIL
 from switchboard.core.queues.handlers import run_inbox_event, run_outbox_message
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
 from switchboard.core.webhooks.handlers import DELIVER, deliver
@@ -65,6 +66,7 @@ class Worker:
         self._rng = rng or random.Random()  # noqa: S311 (retry jitter, not security)
         self._performers: dict[str, Callable[[OutboxMessage], Awaitable[None]]] = {
             "email.send": self._send_email,
+            ACCOUNT_EMAIL: self._send_account_email,
             "sms.send": self._send_sms,
             DELIVER: self._deliver_webhook,
         }
@@ -129,6 +131,10 @@ class Worker:
         message = _build(EmailMessage, job)
         sender = await self._registry.email_for(job.tenant_id)
         await sender.send_email(message)
+
+    async def _send_account_email(self, job: OutboxMessage) -> None:
+        sender = await self._registry.account_email_for(job.tenant_id)
+        await sender.send_email(_build(EmailMessage, job))
 
     async def _deliver_webhook(self, job: OutboxMessage) -> None:
         await deliver(

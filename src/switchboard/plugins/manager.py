@@ -96,6 +96,8 @@ BUILTIN_PLUGINS = (
     "switchboard.plugins.stripe:StripePlugin",
     "switchboard.plugins.twilio:TwilioPlugin",
     "switchboard.plugins.sendgrid:SendGridPlugin",
+    "switchboard.plugins.google:GooglePlugin",
+    "switchboard.plugins.github:GitHubPlugin",
 )
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from switchboard.core.errors import Conflict
 from switchboard.core.flags.handlers import ensure_enabled
-from switchboard.core.flags.model import FLAGS
+from switchboard.core.flags.model import FLAGS, FeatureDisabled
 from switchboard.core.integrations.handlers import open_config
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins.manager import PluginCatalog
@@ -27,6 +27,14 @@ class PluginProviderRegistry:
     async def email_for(self, tenant_id: UUID) -> EmailSender:
         adapter = await self._adapter(tenant_id, Capability.EMAIL)
         return cast(EmailSender, adapter) if adapter is not None else self._default_email
+
+    async def account_email_for(self, tenant_id: UUID) -> EmailSender:
+        """Mail about people's accounts (verification, reset, unlock, invitations) is never held
+        back by the email feature flag: the tenant's provider when it may use it, else ours."""
+        try:
+            return await self.email_for(tenant_id)
+        except FeatureDisabled:
+            return self._default_email
 
     async def sms_for(self, tenant_id: UUID) -> SmsSender:
         return cast(SmsSender, await self._required(tenant_id, Capability.SMS))

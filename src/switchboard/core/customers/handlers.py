@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
+from switchboard.core.audit.model import diff
 from switchboard.core.customers.model import Customer, apply_changes, clean_search, validated
 from switchboard.core.errors import NotFound, PreconditionFailed
 from switchboard.core.identity.model import Principal
@@ -51,7 +52,7 @@ class DeleteCustomer:
 async def create_customer(
     cmd: CreateCustomer, principal: Principal, uow: UnitOfWork, clock: Clock
 ) -> Customer:
-    require(principal.role, Action.CUSTOMERS_WRITE)
+    require(principal, Action.CUSTOMERS_WRITE)
     fields = validated({"name": cmd.name, "email": cmd.email, "phone": cmd.phone})
     now = clock.now()
     customer = Customer(
@@ -65,13 +66,14 @@ async def create_customer(
     )
     async with uow:
         await uow.customers.add(customer)
+        await uow.audit.record("customer.created", "customer", str(customer.id), _fields(customer))
         await publish(uow, principal.tenant_id, _event("customer.created", customer, now))
         await uow.commit()
     return customer
 
 
 async def get_customer(customer_id: UUID, principal: Principal, uow: UnitOfWork) -> Customer:
-    require(principal.role, Action.CUSTOMERS_READ)
+    require(principal, Action.CUSTOMERS_READ)
     async with uow:
         customer = await uow.customers.get(customer_id)
     if customer is None:
@@ -80,7 +82,7 @@ async def get_customer(customer_id: UUID, principal: Principal, uow: UnitOfWork)
 
 
 async def list_customers(cmd: ListCustomers, principal: Principal, uow: UnitOfWork) -> Page[Customer]:
-    require(principal.role, Action.CUSTOMERS_READ)
+    require(principal, Action.CUSTOMERS_READ)
     search = clean_search(cmd.q)
     async with uow:
         return await uow.customers.list(cmd.page, search)
@@ -89,7 +91,7 @@ async def list_customers(cmd: ListCustomers, principal: Principal, uow: UnitOfWo
 async def update_customer(
     cmd: UpdateCustomer, principal: Principal, uow: UnitOfWork, clock: Clock
 ) -> Customer:
-    require(principal.role, Action.CUSTOMERS_WRITE)
+    require(principal, Action.CUSTOMERS_WRITE)
     changes = validated(cmd.changes)
     async with uow:
         current = await uow.customers.get(cmd.customer_id, for_update=True)
@@ -99,21 +101,28 @@ async def update_customer(
         updated = apply_changes(current, changes, clock.now())
         if not await uow.customers.update(updated, expected_version=current.version):
             raise PreconditionFailed("the customer changed while it was being updated")
+        changes = diff(_fields(current), _fields(updated))
+        await uow.audit.record("customer.updated", "customer", str(updated.id), changes)
         await publish(uow, principal.tenant_id, _event("customer.updated", updated, updated.updated_at))
         await uow.commit()
     return updated
 
 
 async def delete_customer(cmd: DeleteCustomer, principal: Principal, uow: UnitOfWork, clock: Clock) -> None:
-    require(principal.role, Action.CUSTOMERS_WRITE)
+    require(principal, Action.CUSTOMERS_WRITE)
     async with uow:
         current = await uow.customers.get(cmd.customer_id, for_update=True)
         if current is None:
             raise NotFound(CUSTOMER_NOT_FOUND)
         _check_version(current, cmd.if_match)
         await uow.customers.delete(cmd.customer_id)
+        await uow.audit.record("customer.deleted", "customer", str(current.id), _fields(current))
         await publish(uow, principal.tenant_id, _event("customer.deleted", current, clock.now()))
         await uow.commit()
+
+
+def _fields(customer: Customer) -> dict[str, str | None]:
+    return {"name": customer.name, "email": customer.email, "phone": customer.phone}
 
 
 def _event(event_type: str, customer: Customer, at: datetime) -> DomainEvent:

@@ -87,6 +87,8 @@ async def set_flags(cmd: SetFlags, admin_id: UUID, uow: UnitOfWork, clock: Clock
             else:
                 await uow.flags.set_override(FlagOverride(cmd.tenant_id, key, wanted, now, actor))
             await uow.flags.record(FlagChange(uuid4(), cmd.tenant_id, key, old, wanted, actor, now))
+            flag_change = {key: {"from": old, "to": wanted}}
+            await uow.audit.record("feature_flag.changed", "feature_flag", key, flag_change)
         overrides, changes = await uow.flags.overrides(), await uow.flags.changes(RECENT_CHANGES)
         await uow.commit()
     return TenantFlags(tenant, effective_flags(tenant.plan, overrides), changes)

@@ -7,11 +7,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+from switchboard.core.audit.model import diff
 from switchboard.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from switchboard.core.flags.handlers import ensure_enabled
 from switchboard.core.flags.model import FLAGS
 from switchboard.core.identity.model import Principal
-from switchboard.core.integrations.model import Integration, merge_config, preview
+from switchboard.core.integrations.model import Capability, Integration, merge_config, preview
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.tenancy.permissions import Action, require
 
@@ -54,10 +55,12 @@ async def connect_provider(
     box: SecretBox,
     clock: Clock,
 ) -> IntegrationView:
-    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    require(principal, Action.INTEGRATIONS_WRITE)
     description = catalog.describe(cmd.provider)
     if description is None:
         raise InvalidInput.single("provider", "no installed plugin offers this provider")
+    if description.capability is Capability.SIGN_IN:
+        raise InvalidInput.single("provider", "sign-in providers are configured by the platform operator")
     validated = catalog.validate_config(cmd.provider, cmd.config)
     now = clock.now()
     integration = Integration(
@@ -76,6 +79,16 @@ async def connect_provider(
         if integration.enabled:
             await _check_capability_free(uow, integration)
         await uow.integrations.add(integration)
+        await uow.audit.record(
+            "integration.created",
+            "integration",
+            str(integration.id),
+            {
+                "provider": integration.provider,
+                "enabled": integration.enabled,
+                "config": sorted(validated.values),
+            },
+        )
         await uow.commit()
     return IntegrationView(integration, preview(validated.values, validated.secret_fields))
 
@@ -83,7 +96,7 @@ async def connect_provider(
 async def list_integrations(
     page: PageRequest, principal: Principal, uow: UnitOfWork, box: SecretBox
 ) -> Page[IntegrationView]:
-    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    require(principal, Action.INTEGRATIONS_READ)
     async with uow:
         found = await uow.integrations.list(page)
     return Page([view_of(i, box) for i in found.items], found.next_position)
@@ -92,7 +105,7 @@ async def list_integrations(
 async def get_integration(
     integration_id: UUID, principal: Principal, uow: UnitOfWork, box: SecretBox
 ) -> IntegrationView:
-    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    require(principal, Action.INTEGRATIONS_READ)
     async with uow:
         integration = await uow.integrations.get(integration_id)
     if integration is None:
@@ -108,7 +121,7 @@ async def update_integration(
     box: SecretBox,
     clock: Clock,
 ) -> IntegrationView:
-    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    require(principal, Action.INTEGRATIONS_WRITE)
     async with uow:
         current = await uow.integrations.get(cmd.integration_id, for_update=True)
         if current is None:
@@ -138,6 +151,11 @@ async def update_integration(
             await _check_capability_free(uow, updated)
         if not await uow.integrations.update(updated, expected_version=current.version):
             raise PreconditionFailed("the integration changed while it was being updated")
+        # Which settings changed, never their values: secrets stay out of the log.
+        changes: dict[str, Any] = diff({"enabled": current.enabled}, {"enabled": updated.enabled})
+        if cmd.config is not None:
+            changes["config"] = sorted(cmd.config)
+        await uow.audit.record("integration.updated", "integration", str(updated.id), changes)
         await uow.commit()
     return IntegrationView(updated, preview(config, secret_fields))
 
@@ -145,7 +163,7 @@ async def update_integration(
 async def delete_integration(
     integration_id: UUID, if_match: int | None, principal: Principal, uow: UnitOfWork
 ) -> None:
-    require(principal.role, Action.INTEGRATIONS_MANAGE)
+    require(principal, Action.INTEGRATIONS_WRITE)
     async with uow:
         current = await uow.integrations.get(integration_id, for_update=True)
         if current is None:
@@ -153,6 +171,7 @@ async def delete_integration(
         if if_match is not None and if_match != current.version:
             raise PreconditionFailed("the integration changed since it was read")
         await uow.integrations.delete(integration_id)
+        await uow.audit.record("integration.deleted", "integration", str(integration_id))
         await uow.commit()
 
 

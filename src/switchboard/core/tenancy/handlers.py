@@ -22,7 +22,7 @@ class RenameTenant:
 
 
 async def get_tenant(principal: Principal, uow: UnitOfWork) -> Tenant:
-    require(principal.role, Action.TENANT_READ)
+    require(principal, Action.TENANT_READ)
     async with uow:
         tenant = await uow.tenants.get()
     if tenant is None:
@@ -31,7 +31,7 @@ async def get_tenant(principal: Principal, uow: UnitOfWork) -> Tenant:
 
 
 async def rename_tenant(cmd: RenameTenant, principal: Principal, uow: UnitOfWork, clock: Clock) -> Tenant:
-    require(principal.role, Action.TENANT_UPDATE)
+    require(principal, Action.TENANT_UPDATE)
     name = clean_tenant_name(cmd.name)
     async with uow:
         current = await uow.tenants.get()
@@ -42,5 +42,7 @@ async def rename_tenant(cmd: RenameTenant, principal: Principal, uow: UnitOfWork
         renamed = replace(current, name=name, updated_at=clock.now(), version=current.version + 1)
         if not await uow.tenants.update(renamed, expected_version=current.version):
             raise PreconditionFailed("the tenant changed while it was being renamed")
+        changes = {"name": {"from": current.name, "to": renamed.name}}
+        await uow.audit.record("tenant.updated", "tenant", str(current.id), changes)
         await uow.commit()
     return renamed

@@ -1,36 +1,98 @@
-"""Which role may do what: the one table every permission check reads."""
+"""Who may do what: the one table every permission check reads.
+
+A user acts with the role their membership gives them. An API key acts with its scopes, one per
+resource family, read or write (write includes read); actions about people and credentials
+(the team, API keys, one's own account security) are never open to a key. A platform admin
+impersonating a user acts with that user's role, except on the user's credentials.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from switchboard.core.errors import PermissionDenied
-from switchboard.core.tenancy.model import Role
+from switchboard.core.identity.model import Principal
+from switchboard.core.tenancy.model import Access, Role
+
+__all__ = ["PERMISSIONS", "SCOPE_FAMILIES", "Access", "Action", "Rule", "allows", "require"]
 
 
 class Action(StrEnum):
     TENANT_READ = "tenant:read"
     TENANT_UPDATE = "tenant:update"
+    TEAM_READ = "team:read"
+    TEAM_MANAGE = "team:manage"
+    OWNERSHIP_TRANSFER = "team:transfer_ownership"
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
-    INTEGRATIONS_MANAGE = "integrations:manage"
-    WEBHOOKS_MANAGE = "webhooks:manage"
+    INTEGRATIONS_READ = "integrations:read"
+    INTEGRATIONS_WRITE = "integrations:write"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+    API_KEYS_MANAGE = "api_keys:manage"
+    AUDIT_LOG_READ = "audit_logs:read"
+    # One's own password, second factor and sessions.
+    ACCOUNT_SECURITY = "account:security"
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role]
+    # The scope an API key needs, as (resource family, access); None: never with a key.
+    key_scope: tuple[str, Access] | None
+    while_impersonating: bool = True
 
 
 _EVERYONE = frozenset(Role)
 _MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_OWNER = frozenset({Role.OWNER})
 
-PERMISSIONS: dict[Action, frozenset[Role]] = {
-    Action.TENANT_READ: _EVERYONE,
-    Action.TENANT_UPDATE: _MANAGERS,
-    Action.CUSTOMERS_READ: _EVERYONE,
-    Action.CUSTOMERS_WRITE: _EVERYONE,
+PERMISSIONS: dict[Action, Rule] = {
+    Action.TENANT_READ: Rule(_EVERYONE, ("tenant", Access.READ)),
+    Action.TENANT_UPDATE: Rule(_MANAGERS, ("tenant", Access.WRITE)),
+    Action.TEAM_READ: Rule(_EVERYONE, ("team", Access.READ)),
+    Action.TEAM_MANAGE: Rule(_MANAGERS, None),
+    Action.OWNERSHIP_TRANSFER: Rule(_OWNER, None),
+    Action.CUSTOMERS_READ: Rule(_EVERYONE, ("customers", Access.READ)),
+    Action.CUSTOMERS_WRITE: Rule(_EVERYONE, ("customers", Access.WRITE)),
     # Even masked, provider settings are for the people who run the account.
-    Action.INTEGRATIONS_MANAGE: _MANAGERS,
-    Action.WEBHOOKS_MANAGE: _MANAGERS,
+    Action.INTEGRATIONS_READ: Rule(_MANAGERS, ("integrations", Access.READ)),
+    Action.INTEGRATIONS_WRITE: Rule(_MANAGERS, ("integrations", Access.WRITE)),
+    Action.WEBHOOKS_READ: Rule(_MANAGERS, ("webhooks", Access.READ)),
+    Action.WEBHOOKS_WRITE: Rule(_MANAGERS, ("webhooks", Access.WRITE)),
+    Action.API_KEYS_MANAGE: Rule(_MANAGERS, None, while_impersonating=False),
+    Action.AUDIT_LOG_READ: Rule(_MANAGERS, ("audit_logs", Access.READ)),
+    Action.ACCOUNT_SECURITY: Rule(_EVERYONE, None, while_impersonating=False),
 }
 
+# Every scope a key can hold: "<family>:read" or "<family>:write".
+SCOPE_FAMILIES: tuple[str, ...] = tuple(
+    dict.fromkeys(rule.key_scope[0] for rule in PERMISSIONS.values() if rule.key_scope)
+)
 
-def require(role: Role, action: Action) -> None:
-    if role not in PERMISSIONS[action]:
-        raise PermissionDenied(f"the {role} role may not perform {action}")
+
+def allows(principal: Principal, action: Action) -> bool:
+    rule = PERMISSIONS[action]
+    if principal.impersonator_id is not None and not rule.while_impersonating:
+        return False
+    if principal.api_key_id is not None:
+        if rule.key_scope is None:
+            return False
+        family, access = rule.key_scope
+        granted = principal.scopes.get(family)
+        return granted is Access.WRITE or granted is access
+    return principal.role is not None and principal.role in rule.roles
+
+
+def require(principal: Principal, action: Action) -> None:
+    if not allows(principal, action):
+        raise PermissionDenied(f"{_who(principal)} may not perform {action}")
+
+
+def _who(principal: Principal) -> str:
+    if principal.api_key_id is not None:
+        return "this API key"
+    if principal.impersonator_id is not None:
+        return "an impersonation session"
+    return f"the {principal.role} role"

@@ -52,7 +52,7 @@ async def create_endpoint(
     allow_plain_http: bool = False,
 ) -> tuple[WebhookEndpoint, str]:
     """The new endpoint and its signing secret, which is shown this once."""
-    require(principal.role, Action.WEBHOOKS_MANAGE)
+    require(principal, Action.WEBHOOKS_WRITE)
     url = check_endpoint_url(cmd.url, allow_plain_http=allow_plain_http)
     event_types = check_event_types(list(cmd.event_types))
     await sender.check_address(url)
@@ -71,18 +71,20 @@ async def create_endpoint(
     )
     async with uow:
         await uow.webhook_endpoints.add(endpoint)
+        changes = {"url": endpoint.url, "event_types": list(endpoint.event_types)}
+        await uow.audit.record("webhook_endpoint.created", "webhook_endpoint", str(endpoint.id), changes)
         await uow.commit()
     return endpoint, secret
 
 
 async def list_endpoints(page: PageRequest, principal: Principal, uow: UnitOfWork) -> Page[WebhookEndpoint]:
-    require(principal.role, Action.WEBHOOKS_MANAGE)
+    require(principal, Action.WEBHOOKS_READ)
     async with uow:
         return await uow.webhook_endpoints.list(page)
 
 
 async def get_endpoint(endpoint_id: UUID, principal: Principal, uow: UnitOfWork) -> WebhookEndpoint:
-    require(principal.role, Action.WEBHOOKS_MANAGE)
+    require(principal, Action.WEBHOOKS_READ)
     async with uow:
         endpoint = await uow.webhook_endpoints.get(endpoint_id)
     if endpoint is None:
@@ -91,17 +93,18 @@ async def get_endpoint(endpoint_id: UUID, principal: Principal, uow: UnitOfWork)
 
 
 async def delete_endpoint(endpoint_id: UUID, principal: Principal, uow: UnitOfWork) -> None:
-    require(principal.role, Action.WEBHOOKS_MANAGE)
+    require(principal, Action.WEBHOOKS_WRITE)
     async with uow:
         if not await uow.webhook_endpoints.delete(endpoint_id):
             raise NotFound(ENDPOINT_NOT_FOUND)
+        await uow.audit.record("webhook_endpoint.deleted", "webhook_endpoint", str(endpoint_id))
         await uow.commit()
 
 
 async def list_deliveries(
     endpoint_id: UUID, page: PageRequest, principal: Principal, uow: UnitOfWork
 ) -> Page[Delivery]:
-    require(principal.role, Action.WEBHOOKS_MANAGE)
+    require(principal, Action.WEBHOOKS_READ)
     async with uow:
         if await uow.webhook_endpoints.get(endpoint_id) is None:
             raise NotFound(ENDPOINT_NOT_FOUND)

@@ -13,11 +13,15 @@ import switchboard
 from switchboard.entrypoints.container import Container, build_container
 from switchboard.entrypoints.http import errors, observability
 from switchboard.entrypoints.http.blueprints import (
+    account,
     admin,
+    api_keys,
+    audit,
     auth,
     customers,
     health,
     integrations,
+    team,
     tenant,
     webhook_endpoints,
     webhooks,
@@ -25,7 +29,20 @@ from switchboard.entrypoints.http.blueprints import (
 from switchboard.entrypoints.http.openapi import SwitchboardOpenAPI
 from switchboard.entrypoints.settings import Settings
 
-BLUEPRINTS = (health, auth, tenant, customers, integrations, admin, webhooks, webhook_endpoints)
+BLUEPRINTS = (
+    health,
+    auth,
+    account,
+    tenant,
+    team,
+    api_keys,
+    audit,
+    customers,
+    integrations,
+    admin,
+    webhooks,
+    webhook_endpoints,
+)
 
 
 def create_app(container: Container | None = None) -> Quart:

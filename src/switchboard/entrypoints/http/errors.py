@@ -23,6 +23,7 @@ from switchboard.core.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    TooManyAttempts,
 )
 from switchboard.core.flags.model import FeatureDisabled
 from switchboard.entrypoints.http.responses import PROBLEM_JSON
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     PreconditionFailed: 412,
+    TooManyAttempts: 429,
 }
 
 # Problem codes and titles for statuses raised outside the domain.
@@ -92,6 +94,16 @@ def problem(
     return Response(orjson.dumps(body), status=status, headers=headers or {}, content_type=PROBLEM_JSON)
 
 
+def rate_limit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
+    """Retry-After, and the RateLimit fields of the IETF draft, on every 429."""
+    return {
+        "Retry-After": str(reset_seconds),
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(reset_seconds),
+    }
+
+
 def _field_errors(error: ValidationError) -> list[dict[str, str]]:
     return [
         {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
@@ -103,7 +115,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Response:
         status = STATUS_BY_ERROR.get(type(error), 400)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        if isinstance(error, TooManyAttempts):
+            headers |= rate_limit_headers(error.limit, error.remaining, error.retry_after)
         extra = {}
         if isinstance(error, InvalidInput):
             extra["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]

@@ -13,17 +13,36 @@ from uuid import UUID
 from dependency_injector.wiring import Provide, inject
 from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint, Response, g, request
-from quart_schema import document_response, security_scheme_blueprint, tag, validate_request
+from quart_schema import (
+    document_response,
+    security_scheme_blueprint,
+    tag,
+    validate_querystring,
+    validate_request,
+)
 
 from switchboard.core.errors import AuthenticationFailed
 from switchboard.core.flags import handlers
 from switchboard.core.flags.model import FLAGS, FlagChange
-from switchboard.core.identity.model import EMAIL_MAX, PASSWORD_MAX
+from switchboard.core.identity.model import EMAIL_MAX
+from switchboard.core.identity.passwords import PASSWORD_MAX
+from switchboard.core.identity.sessions import Identity
+from switchboard.core.tenancy import admin
+from switchboard.core.tenancy.admin import as_admin
+from switchboard.core.tenancy.model import TenantStatus
 from switchboard.entrypoints.container import Container
-from switchboard.entrypoints.http.blueprints.schemas import FlagOut, TenantOut, render_flags, render_tenant
-from switchboard.entrypoints.http.responses import json_response
+from switchboard.entrypoints.http.auth import client
+from switchboard.entrypoints.http.blueprints.schemas import (
+    FlagOut,
+    ListOut,
+    TenantOut,
+    render_flags,
+    render_tenant,
+)
+from switchboard.entrypoints.http.pagination import ListQuery, encode_cursor, page_request
+from switchboard.entrypoints.http.responses import json_response, list_response
 from switchboard.ports.clock import Clock
-from switchboard.ports.persistence import IdentityDirectory, UnitOfWorkFactory
+from switchboard.ports.persistence import IdentityDirectory, TenantSummary, UnitOfWorkFactory
 from switchboard.ports.security import AccessTokens, PasswordHasher
 
 sign_in = Blueprint("admin_auth", __name__, url_prefix="/v1/admin/auth")
@@ -140,4 +159,91 @@ async def set_tenant_flags(
 ) -> Response:
     """Turn flags on or off for one tenant, or back to its plan's default. Every change is logged."""
     command = handlers.SetFlags(tenant_id, data.flags)
-    return json_response(_render(await handlers.set_flags(command, g.admin_id, units(tenant_id), clock)))
+    uow = units(tenant_id, None, as_admin(g.admin_id, client()))
+    return json_response(_render(await handlers.set_flags(command, g.admin_id, uow, clock)))
+
+
+class TenantStatusQuery(ListQuery):
+    status: TenantStatus | None = None
+
+
+class AdminTenantOut(TenantOut):
+    status: TenantStatus
+    members: int
+
+
+class AdminTenantListOut(ListOut[AdminTenantOut]):
+    """Every tenant, newest first."""
+
+
+class ImpersonateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UUID
+
+
+class ImpersonationOut(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    tenant_id: UUID
+    user_id: UUID
+
+
+def _render_summary(summary: TenantSummary) -> dict[str, Any]:
+    return render_tenant(summary.tenant) | {"status": summary.tenant.status.value, "members": summary.members}
+
+
+@blueprint.get("/tenants")
+@tag(["admin"])
+@validate_querystring(TenantStatusQuery)
+@document_response(AdminTenantListOut)
+@inject
+async def list_tenants(
+    query_args: TenantStatusQuery, identity: Identity = Provide[Container.identity]
+) -> Response:
+    """Every tenant, newest first, optionally only the active or the suspended ones."""
+    page = await admin.list_tenants(page_request(query_args), query_args.status, identity)
+    return list_response(page, _render_summary, encode_cursor)
+
+
+@blueprint.post("/tenants/<uuid:tenant_id>/suspend")
+@tag(["admin"])
+@document_response(TenantOut)
+@inject
+async def suspend_tenant(tenant_id: UUID, identity: Identity = Provide[Container.identity]) -> Response:
+    """Suspend a tenant: its tokens and API keys stop working on their next request."""
+    tenant = await admin.set_status(g.admin_id, tenant_id, TenantStatus.SUSPENDED, identity, client())
+    return json_response(render_tenant(tenant) | {"status": tenant.status.value})
+
+
+@blueprint.post("/tenants/<uuid:tenant_id>/reactivate")
+@tag(["admin"])
+@document_response(TenantOut)
+@inject
+async def reactivate_tenant(tenant_id: UUID, identity: Identity = Provide[Container.identity]) -> Response:
+    """Lift a suspension: the tenant's people sign in again (tokens issued before stay dead)."""
+    tenant = await admin.set_status(g.admin_id, tenant_id, TenantStatus.ACTIVE, identity, client())
+    return json_response(render_tenant(tenant) | {"status": tenant.status.value})
+
+
+@blueprint.post("/tenants/<uuid:tenant_id>/impersonate")
+@tag(["admin"])
+@validate_request(ImpersonateIn)
+@document_response(ImpersonationOut)
+@inject
+async def impersonate(
+    tenant_id: UUID, data: ImpersonateIn, identity: Identity = Provide[Container.identity]
+) -> Response:
+    """Act as a member for support: an access token (no refresh token) whose ``act`` claim
+    names you. Everything done with it is audited as you acting as them; it cannot change
+    their password, second factor or API keys."""
+    pair = await admin.impersonate(g.admin_id, tenant_id, data.user_id, identity, client())
+    body = {
+        "access_token": pair.access_token,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+        "tenant_id": tenant_id,
+        "user_id": data.user_id,
+    }
+    return json_response(body)

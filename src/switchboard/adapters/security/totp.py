@@ -22,9 +22,9 @@ class PyotpOneTimePasswords:
         return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
 
     def qr_svg(self, uri: str) -> str:
-        buffer = io.StringIO()
+        buffer = io.BytesIO()  # segno writes SVG as bytes
         segno.make(uri, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
-        return buffer.getvalue()
+        return buffer.getvalue().decode()
 
     def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
         if not (len(code) == 6 and code.isascii() and code.isdigit()):

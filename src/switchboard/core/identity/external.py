@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 STATE_LIFETIME_SECONDS = 600
 NOT_VOUCHED = "the provider did not confirm an email address for this account"
+# Someone may have registered the address without owning it: linking would hand them the
+# account of whoever owns it. The owner proves it by a password reset, which verifies it.
+UNVERIFIED_ACCOUNT = (
+    "an account with this address exists but never verified it: reset its password to prove the "
+    "address, then sign in with the provider again"
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,9 @@ async def _link_or_create(identity: ExternalIdentity, ports: Identity, client: C
         user_id = existing.user_id
         tenant_id = existing.tenant_ids[0] if existing.tenant_ids else None
         async with ports.units(tenant_id, user_id, as_user(user_id, client)) as uow:
+            user = await uow.users.get(user_id)
+            if user is None or user.email_verified_at is None:
+                raise AuthenticationFailed(UNVERIFIED_ACCOUNT)
             await uow.external_identities.add(_link(identity, user_id, now))
             await uow.users.mark_email_verified(user_id, now)
             if tenant_id is not None:

@@ -14,12 +14,9 @@ Sign-in providers are configured by the platform operator, never by a tenant. ``
 
 from __future__ import annotations
 
-import functools
-import ssl
 from typing import Any
 
 import httpx2
-from authlib.common.security import is_secure_transport
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
@@ -28,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.oauth import operator_url, shared_tls
 from switchboard.ports.sign_in import ExternalIdentity, SignInRejected
 
 SLUG = "github"
@@ -36,20 +34,6 @@ API_BASE = "https://api.github.com"
 SCOPE = "read:user user:email"
 REQUEST_TIMEOUT = 10.0  # seconds, per call to GitHub
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """httpx2's default TLS context, made once per process: making one costs about 30 ms of CPU,
-    and it holds no secret and nothing of any sign-in."""
-    return httpx2.create_ssl_context()
-
-
-def _operator_url(url: str) -> str:
-    """An https URL, or plain http on a loopback address (a local stand-in): authlib's rule."""
-    if not is_secure_transport(url):
-        raise ValueError("must be an https URL (plain http only on a loopback address)")
-    return url.rstrip("/")
 
 
 class GitHubConfig(BaseModel):
@@ -65,7 +49,7 @@ class GitHubConfig(BaseModel):
     @field_validator("web_base", "api_base")
     @classmethod
     def _secure(cls, url: str) -> str:
-        return _operator_url(url)
+        return operator_url(url)
 
 
 class GitHubSignIn:
@@ -105,7 +89,7 @@ class GitHubSignIn:
             client_secret=self._config.client_secret.get_secret_value(),
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method's name, as GitHub documents)
             timeout=REQUEST_TIMEOUT,
-            verify=_tls(),
+            verify=shared_tls(),
         )
         async with client:
             try:

@@ -14,12 +14,9 @@ stand-in in tests); the issuer its document names must be that URL's prefix.
 
 from __future__ import annotations
 
-import functools
-import ssl
 from typing import Any
 
 import httpx2
-from authlib.common.security import is_secure_transport
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
@@ -40,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.oauth import operator_url, shared_tls
 from switchboard.ports.sign_in import ExternalIdentity, SignInRejected
 
 SLUG = "google"
@@ -55,20 +53,6 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 ISSUER_ALIASES = {"https://accounts.google.com": ("accounts.google.com",)}
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """httpx2's default TLS context, made once per process: making one costs about 30 ms of CPU,
-    and it holds no secret and nothing of any sign-in."""
-    return httpx2.create_ssl_context()
-
-
-def _operator_url(url: str) -> str:
-    """An https URL, or plain http on a loopback address (a local stand-in): authlib's rule."""
-    if not is_secure_transport(url):
-        raise ValueError("must be an https URL (plain http only on a loopback address)")
-    return url.rstrip("/")
-
-
 class GoogleConfig(BaseModel):
     """The operator's OAuth client at Google (or at another OpenID provider)."""
 
@@ -81,7 +65,7 @@ class GoogleConfig(BaseModel):
     @field_validator("server_metadata_url")
     @classmethod
     def _a_discovery_document(cls, url: str) -> str:
-        url = _operator_url(url)
+        url = operator_url(url)
         if not url.endswith(WELL_KNOWN) or url == WELL_KNOWN:
             raise ValueError(f"must be an OpenID provider's discovery document: <issuer>{WELL_KNOWN}")
         return url
@@ -134,7 +118,7 @@ class GoogleSignIn:
             client_id=self._config.client_id,
             client_secret=self._config.client_secret.get_secret_value(),
             timeout=REQUEST_TIMEOUT,
-            verify=_tls(),
+            verify=shared_tls(),
         )
         async with client:
             metadata = self._metadata or self._accept_metadata(
@@ -171,7 +155,7 @@ class GoogleSignIn:
     async def _fetch_metadata(self) -> Any:
         # The authorization endpoint is in the discovery document, read once per adapter.
         try:
-            async with httpx2.AsyncClient(timeout=REQUEST_TIMEOUT, verify=_tls()) as client:
+            async with httpx2.AsyncClient(timeout=REQUEST_TIMEOUT, verify=shared_tls()) as client:
                 response = await client.get(self._metadata_url)
             response.raise_for_status()
             return response.json()

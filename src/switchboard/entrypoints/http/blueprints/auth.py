@@ -122,6 +122,8 @@ class RegisteredOut(TokenOut):
 class ProvidersOut(BaseModel):
     object: Literal["list"]
     data: list[str]
+    has_more: bool
+    next_cursor: str | None
 
 
 def render_tokens(pair: TokenPair) -> dict[str, Any]:
@@ -276,7 +278,8 @@ async def accept_invitation(data: AcceptIn, identity: Identity = Provide[Contain
 @inject
 async def sign_in_providers(providers: SignInProviders = Provide[Container.sign_in_providers]) -> Response:
     """The outside sign-in providers this server offers."""
-    return json_response({"object": "list", "data": providers.slugs()})
+    listing = {"object": "list", "data": providers.slugs(), "has_more": False, "next_cursor": None}
+    return json_response(listing)
 
 
 @blueprint.get("/sign-in/<string:provider>")

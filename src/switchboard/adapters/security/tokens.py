@@ -95,7 +95,7 @@ class JwtAccessTokens:
             return UUID(claims["sub"])
         except jwt.ExpiredSignatureError as error:
             raise AuthenticationFailed("the admin token has expired") from error
-        except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as error:
+        except (jwt.InvalidTokenError, ValueError, TypeError, KeyError, AttributeError) as error:
             raise AuthenticationFailed("the admin token is not valid") from error
 
     def issue_challenge(self, user_id: UUID, tenant_id: UUID, now: datetime) -> str:
@@ -139,7 +139,7 @@ class JwtAccessTokens:
             return claims
         except jwt.ExpiredSignatureError as error:
             raise AuthenticationFailed(f"the {what} token has expired") from error
-        except (jwt.InvalidTokenError, ValueError, TypeError) as error:
+        except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as error:
             raise AuthenticationFailed(f"the {what} token is not valid") from error
 
     def _decode(self, token: str) -> tuple[Principal, float]:
@@ -165,5 +165,5 @@ class JwtAccessTokens:
             return principal, float(claims["exp"])
         except jwt.ExpiredSignatureError as error:
             raise AuthenticationFailed("the access token has expired") from error
-        except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as error:
+        except (jwt.InvalidTokenError, ValueError, TypeError, KeyError, AttributeError) as error:
             raise AuthenticationFailed("the access token is not valid") from error

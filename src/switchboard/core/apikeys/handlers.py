@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from uuid import UUID, uuid4
 
 from switchboard.core.apikeys.model import (
@@ -160,14 +160,26 @@ def _expiry(expires_at: datetime | None, now: datetime) -> datetime | None:
     return expires_at
 
 
+def _origin_parts(origin: str) -> SplitResult | None:
+    """The parts of a printable URL with a host; None for anything else (an unclosed IPv6
+    bracket makes urlsplit raise)."""
+    if not origin.isprintable() or " " in origin:
+        return None
+    try:
+        parts = urlsplit(origin)
+        return parts if parts.hostname else None
+    except ValueError:
+        return None
+
+
 def _origins(origins: tuple[str, ...]) -> tuple[str, ...]:
     if len(origins) > MAX_ORIGINS:
         raise InvalidInput.single("allowed_origins", f"at most {MAX_ORIGINS}")
     cleaned = []
     for index, origin in enumerate(origins):
-        parts = urlsplit(origin.strip())
-        bare = parts.path in ("", "/") and not (parts.query or parts.fragment or parts.username)
-        if parts.scheme not in ("https", "http") or not parts.hostname or not bare:
+        parts = _origin_parts(origin.strip())
+        bare = parts is not None and parts.path in ("", "/") and not (parts.query or parts.fragment)
+        if parts is None or not bare or parts.username or parts.scheme not in ("https", "http"):
             raise InvalidInput.single(
                 f"allowed_origins.{index}", "must be an origin like https://example.com"
             )

@@ -18,6 +18,7 @@ from switchboard.core.flags.model import (
 )
 from switchboard.core.identity.model import Principal, normalize_email
 from switchboard.core.tenancy.model import Tenant
+from switchboard.core.tenancy.permissions import Action, require
 
 if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
     from switchboard.ports.clock import Clock
@@ -42,6 +43,7 @@ class SetFlags:
 
 
 async def flags_of_my_tenant(principal: Principal, uow: UnitOfWork) -> dict[str, EffectiveFlag]:
+    require(principal, Action.TENANT_READ)
     async with uow:
         return await _effective(uow)
 

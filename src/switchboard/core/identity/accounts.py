@@ -88,7 +88,7 @@ async def change_password(
     if not await ports.hasher.verify(stored_hash, current_password):
         await ports.throttle.record_failure(MFA_PER_ACCOUNT, str(user_id))
         raise InvalidInput.single("current_password", "is not correct")
-    check_new_password(new_password, email=user.email, name=user.name)
+    check_new_password(new_password, email=user.email, name=user.name, field="new_password")
     new_hash = await ports.hasher.hash(new_password)
     now = ports.clock.now()
     async with ports.units(principal.tenant_id, user_id, as_user(user_id, client)) as uow:

@@ -35,7 +35,6 @@ TOO_COMMON = "is too common, or too close to a common password"
 TOO_PREDICTABLE = "is too predictable: avoid sequences, keyboard patterns and repeats"
 TOO_PERSONAL = "must not contain or resemble your name or email address"
 
-_FIELD = "password"
 _LIST_PACKAGE = "switchboard.core.identity"
 _LIST_FILE = "common-passwords.txt.gz"
 
@@ -81,25 +80,25 @@ _NEIGHBOURS = _keyboard_neighbours()
 _NO_NEIGHBOURS: frozenset[str] = frozenset()
 
 
-def check_new_password(password: str, *, email: str = "", name: str = "") -> str:
+def check_new_password(password: str, *, email: str = "", name: str = "", field: str = "password") -> str:
     """Return the password unchanged when the policy accepts it, or raise InvalidInput.
 
     email and name are the person's own, as typed or stored; either may be empty.
     """
     if len(password) > _RAW_MAX:
-        raise InvalidInput.single(_FIELD, TOO_LONG)
+        raise InvalidInput.single(field, TOO_LONG)
     text = unicodedata.normalize("NFKC", password)
     if len(text) < PASSWORD_MIN:
-        raise InvalidInput.single(_FIELD, TOO_SHORT)
+        raise InvalidInput.single(field, TOO_SHORT)
     if len(text) > PASSWORD_MAX:
-        raise InvalidInput.single(_FIELD, TOO_LONG)
+        raise InvalidInput.single(field, TOO_LONG)
     folded = text.casefold()
     problems: list[FieldError] = []
     weakness = _weakness(folded)
     if weakness:
-        problems.append(FieldError(_FIELD, weakness))
+        problems.append(FieldError(field, weakness))
     if _is_personal(folded, email, name):
-        problems.append(FieldError(_FIELD, TOO_PERSONAL))
+        problems.append(FieldError(field, TOO_PERSONAL))
     if problems:
         raise InvalidInput(problems)
     return password

@@ -19,7 +19,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from quart import Quart, Response, g, request
+from quart import Quart, Response, current_app, g, request
+from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 
 from switchboard.entrypoints.http.errors import ApiError
 
@@ -78,6 +79,14 @@ async def _start() -> None:
 async def _guard() -> None:
     if _CREDENTIAL_PARAMS.intersection(request.args.keys()):
         raise ApiError(400, "credentials are never accepted in the query string", "credential_in_query")
+    if any("\x00" in value for value in request.args.values()):
+        # No text column can hold a NUL byte: refused here rather than by the database.
+        raise ApiError(
+            400,
+            "the query string contains a NUL character",
+            "validation_error",
+            errors=[{"field": "query", "message": "must not contain NUL characters"}],
+        )
     declares_body = bool(request.mimetype) or _has_body()
     # Providers post webhooks in their own formats (Twilio: form-encoded); the plugin checks them.
     provider_call = request.path.startswith("/v1/webhooks/")
@@ -88,6 +97,31 @@ async def _guard() -> None:
         and not _is_json(request.mimetype)
     ):
         raise ApiError(415, "send the body as application/json")
+    if request.method in _BODY_METHODS and declares_body and not provider_call:
+        await _refuse_unexpected_body()
+
+
+async def _refuse_unexpected_body() -> None:
+    """An operation without a request model takes no body: fields sent to it would be silently
+    ignored, so they are refused, as unknown fields are everywhere else. ``{}`` and ``null`` say
+    nothing and are allowed."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or hasattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE):
+        return
+    body = (await request.get_data()).strip()
+    if body in (b"", b"{}", b"null"):
+        return
+    try:
+        sent = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        sent = None
+    fields = list(sent)[:20] if isinstance(sent, dict) else ["body"]
+    raise ApiError(
+        400,
+        "this operation takes no request body",
+        "validation_error",
+        errors=[{"field": str(field), "message": "is not accepted by this operation"} for field in fields],
+    )
 
 
 def _has_body() -> bool:

@@ -167,8 +167,11 @@ class TenantStatusQuery(ListQuery):
     status: TenantStatus | None = None
 
 
-class AdminTenantOut(TenantOut):
+class TenantWithStatusOut(TenantOut):
     status: TenantStatus
+
+
+class AdminTenantOut(TenantWithStatusOut):
     members: int
 
 
@@ -209,7 +212,7 @@ async def list_tenants(
 
 @blueprint.post("/tenants/<uuid:tenant_id>/suspend")
 @tag(["admin"])
-@document_response(TenantOut)
+@document_response(TenantWithStatusOut)
 @inject
 async def suspend_tenant(tenant_id: UUID, identity: Identity = Provide[Container.identity]) -> Response:
     """Suspend a tenant: its tokens and API keys stop working on their next request."""
@@ -219,10 +222,11 @@ async def suspend_tenant(tenant_id: UUID, identity: Identity = Provide[Container
 
 @blueprint.post("/tenants/<uuid:tenant_id>/reactivate")
 @tag(["admin"])
-@document_response(TenantOut)
+@document_response(TenantWithStatusOut)
 @inject
 async def reactivate_tenant(tenant_id: UUID, identity: Identity = Provide[Container.identity]) -> Response:
-    """Lift a suspension: the tenant's people sign in again (tokens issued before stay dead)."""
+    """Lift a suspension: sign-in works again, and so do keys and tokens still within their
+    lifetime (a suspension pauses a tenant; it does not end its sessions)."""
     tenant = await admin.set_status(g.admin_id, tenant_id, TenantStatus.ACTIVE, identity, client())
     return json_response(render_tenant(tenant) | {"status": tenant.status.value})
 

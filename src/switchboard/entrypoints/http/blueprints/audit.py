@@ -17,13 +17,14 @@ from quart_schema import document_response, tag, validate_querystring
 
 from switchboard.core.audit import handlers
 from switchboard.core.audit.model import AuditEvent, AuditFilter
+from switchboard.core.identity.sessions import context_of
 from switchboard.core.pagination import MAX_LIMIT, PageRequest
 from switchboard.entrypoints.container import Container
-from switchboard.entrypoints.http.auth import acting, require_principal
+from switchboard.entrypoints.http.auth import acting, client, current_principal, require_principal
 from switchboard.entrypoints.http.blueprints.schemas import ListOut
 from switchboard.entrypoints.http.pagination import ListQuery, encode_cursor, page_request
 from switchboard.entrypoints.http.responses import list_response
-from switchboard.ports.persistence import UnitOfWorkFactory
+from switchboard.ports.persistence import UnitOfWork, UnitOfWorkFactory
 
 blueprint = Blueprint("audit", __name__, url_prefix="/v1/audit-logs")
 blueprint.before_request(require_principal)
@@ -126,8 +127,14 @@ async def export_events(
 ) -> Response:
     """The whole (filtered) log as CSV, streamed page by page, newest first."""
     filters = query_args.to_filter()
-    principal, first_uow = acting(units)
-    first = await handlers.list_events(filters, PageRequest(MAX_LIMIT), principal, first_uow)
+    principal = current_principal()
+    # The body streams after the view returns, outside the request: fix the scope now.
+    context = context_of(principal, client())
+
+    def unit() -> UnitOfWork:
+        return units(principal.tenant_id, principal.user_id, context)
+
+    first = await handlers.list_events(filters, PageRequest(MAX_LIMIT), principal, unit())
 
     async def rows() -> AsyncIterator[bytes]:
         yield _csv_line(CSV_COLUMNS)
@@ -137,8 +144,9 @@ async def export_events(
                 yield _csv_line(_csv_row(event))
             if page.next_position is None:
                 return
-            request_page = PageRequest(MAX_LIMIT, page.next_position)
-            page = await handlers.list_events(filters, request_page, *acting(units))
+            page = await handlers.list_events(
+                filters, PageRequest(MAX_LIMIT, page.next_position), principal, unit()
+            )
 
     headers = {"Content-Disposition": 'attachment; filename="audit-log.csv"'}
     return Response(rows(), content_type="text/csv; charset=utf-8", headers=headers)

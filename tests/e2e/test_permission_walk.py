@@ -1,0 +1,502 @@
+"""Every role, every API key scope and impersonation, walked against every tenant route: the
+permission table (as GET /v1/team/permissions serves it) is what the server does.
+
+The routes come from the application's URL map, so a new route cannot be forgotten: each one
+under /v1 is either classified below by the table action it needs or listed as not a tenant
+route (public sign-in, platform administration, incoming provider webhooks).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from switchboard.core.tenancy.model import Role
+from switchboard.core.tenancy.permissions import PERMISSIONS, SCOPE_FAMILIES, Action
+from switchboard.entrypoints.http.blueprints.team import PermissionsOut
+from tests.e2e.helpers import PASSWORD, conforms, create_customer, expect_problem, sign_up, unique_email
+from tests.e2e.team_helpers import (
+    Person,
+    bearer,
+    claims_of,
+    impersonation_token,
+    join,
+    new_password,
+    own_address,
+    person_of,
+    platform_admin,
+)
+
+# Routes the table does not govern, and who may call them.
+SIGNED_IN_USER = "any signed-in user"  # every role, also while impersonated; never an API key
+ANY_CALLER = "any authenticated caller"  # the permission table itself: the same for everyone
+
+Need = Action | str
+
+# Every tenant route under /v1 and what it needs. A new route fails the walk until it is added.
+ROUTES: dict[tuple[str, str], Need] = {
+    ("GET", "/v1/me"): SIGNED_IN_USER,
+    ("GET", "/v1/tenant"): Action.TENANT_READ,
+    ("PATCH", "/v1/tenant"): Action.TENANT_UPDATE,
+    ("GET", "/v1/tenant/flags"): Action.TENANT_READ,
+    ("GET", "/v1/team/permissions"): ANY_CALLER,
+    ("GET", "/v1/team/members"): Action.TEAM_READ,
+    ("PATCH", "/v1/team/members/{user_id}"): Action.TEAM_MANAGE,
+    # With someone else's id; one's own id is leaving, see the test for that below.
+    ("DELETE", "/v1/team/members/{user_id}"): Action.TEAM_MANAGE,
+    ("POST", "/v1/team/transfer-ownership"): Action.OWNERSHIP_TRANSFER,
+    ("GET", "/v1/team/invitations"): Action.TEAM_READ,
+    ("POST", "/v1/team/invitations"): Action.TEAM_MANAGE,
+    ("POST", "/v1/team/invitations/{invitation_id}/resend"): Action.TEAM_MANAGE,
+    ("DELETE", "/v1/team/invitations/{invitation_id}"): Action.TEAM_MANAGE,
+    ("GET", "/v1/customers"): Action.CUSTOMERS_READ,
+    ("POST", "/v1/customers"): Action.CUSTOMERS_WRITE,
+    ("GET", "/v1/customers/{customer_id}"): Action.CUSTOMERS_READ,
+    ("PATCH", "/v1/customers/{customer_id}"): Action.CUSTOMERS_WRITE,
+    ("DELETE", "/v1/customers/{customer_id}"): Action.CUSTOMERS_WRITE,
+    ("GET", "/v1/integrations"): Action.INTEGRATIONS_READ,
+    ("POST", "/v1/integrations"): Action.INTEGRATIONS_WRITE,
+    ("GET", "/v1/integrations/{integration_id}"): Action.INTEGRATIONS_READ,
+    ("PATCH", "/v1/integrations/{integration_id}"): Action.INTEGRATIONS_WRITE,
+    ("DELETE", "/v1/integrations/{integration_id}"): Action.INTEGRATIONS_WRITE,
+    ("GET", "/v1/webhook-endpoints"): Action.WEBHOOKS_READ,
+    ("POST", "/v1/webhook-endpoints"): Action.WEBHOOKS_WRITE,
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): Action.WEBHOOKS_READ,
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): Action.WEBHOOKS_WRITE,
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): Action.WEBHOOKS_READ,
+    ("GET", "/v1/api-keys"): Action.API_KEYS_MANAGE,
+    ("POST", "/v1/api-keys"): Action.API_KEYS_MANAGE,
+    ("GET", "/v1/api-keys/{key_id}"): Action.API_KEYS_MANAGE,
+    ("DELETE", "/v1/api-keys/{key_id}"): Action.API_KEYS_MANAGE,
+    ("GET", "/v1/audit-logs"): Action.AUDIT_LOG_READ,
+    ("GET", "/v1/audit-logs/export"): Action.AUDIT_LOG_READ,
+    ("GET", "/v1/auth/sessions"): Action.ACCOUNT_SECURITY,
+    ("DELETE", "/v1/auth/sessions"): Action.ACCOUNT_SECURITY,
+    ("DELETE", "/v1/auth/sessions/{session_id}"): Action.ACCOUNT_SECURITY,
+    ("POST", "/v1/auth/password"): Action.ACCOUNT_SECURITY,
+    ("POST", "/v1/auth/email/verification"): Action.ACCOUNT_SECURITY,
+    ("GET", "/v1/auth/mfa"): Action.ACCOUNT_SECURITY,
+    ("POST", "/v1/auth/mfa/totp"): Action.ACCOUNT_SECURITY,
+    ("POST", "/v1/auth/mfa/totp/confirm"): Action.ACCOUNT_SECURITY,
+    ("POST", "/v1/auth/mfa/recovery-codes"): Action.ACCOUNT_SECURITY,
+    ("POST", "/v1/auth/mfa/disable"): Action.ACCOUNT_SECURITY,
+}
+
+# Routes under /v1 that are not the tenant API, and why.
+NOT_TENANT_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/auth/register"): "public: how a caller gets a token",
+    ("POST", "/v1/auth/login"): "public",
+    ("POST", "/v1/auth/mfa/verify"): "public",
+    ("POST", "/v1/auth/refresh"): "public",
+    ("POST", "/v1/auth/logout"): "public",
+    ("POST", "/v1/auth/password/forgot"): "public",
+    ("POST", "/v1/auth/password/reset"): "public",
+    ("POST", "/v1/auth/email/verify"): "public",
+    ("POST", "/v1/auth/unlock"): "public",
+    ("POST", "/v1/auth/invitations/accept"): "public",
+    ("GET", "/v1/auth/sign-in"): "public",
+    ("GET", "/v1/auth/sign-in/{provider}"): "public",
+    ("GET", "/v1/auth/sign-in/{provider}/callback"): "public",
+    ("POST", "/v1/admin/auth/login"): "platform admin",
+    ("GET", "/v1/admin/tenants"): "platform admin",
+    ("POST", "/v1/admin/tenants/{tenant_id}/suspend"): "platform admin",
+    ("POST", "/v1/admin/tenants/{tenant_id}/reactivate"): "platform admin",
+    ("POST", "/v1/admin/tenants/{tenant_id}/impersonate"): "platform admin",
+    ("GET", "/v1/admin/tenants/{tenant_id}/flags"): "platform admin",
+    ("PATCH", "/v1/admin/tenants/{tenant_id}/flags"): "platform admin",
+    ("POST", "/v1/webhooks/{provider}/{connection_id}"): "incoming provider webhooks",
+}
+
+# Calls that change who the caller is in the tenant run in a tenant of their own.
+ISOLATED = {("POST", "/v1/team/transfer-ownership")}
+
+WEBHOOK_URL = "https://93.184.216.34/switchboard-walk"
+
+
+@dataclass
+class World:
+    """A fresh tenant with one person per role, a member to act on, and one object of each kind."""
+
+    owner: Person
+    admin: Person
+    member: Person
+    target: Person  # the member that team routes act on
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+Body = Callable[[World, str], dict[str, Any]]
+
+# A valid body for each route that takes one, so a refusal can only be the permission check.
+BODIES: dict[tuple[str, str], Body] = {
+    ("PATCH", "/v1/tenant"): lambda w, pw: {"name": "Walked Tenant"},
+    ("PATCH", "/v1/team/members/{user_id}"): lambda w, pw: {"role": "admin"},
+    ("POST", "/v1/team/transfer-ownership"): lambda w, pw: {"user_id": w.target.user_id},
+    ("POST", "/v1/team/invitations"): lambda w, pw: {"email": unique_email("walk"), "role": "member"},
+    ("POST", "/v1/customers"): lambda w, pw: {"name": "Walk Customer"},
+    ("PATCH", "/v1/customers/{customer_id}"): lambda w, pw: {"name": "Walked Customer"},
+    ("POST", "/v1/integrations"): lambda w, pw: {
+        "provider": "fake_email",
+        "config": {"api_key": f"sk_test_{uuid.uuid4().hex}", "label": "walk"},
+    },
+    ("PATCH", "/v1/integrations/{integration_id}"): lambda w, pw: {"enabled": False},
+    ("POST", "/v1/webhook-endpoints"): lambda w, pw: {"url": WEBHOOK_URL},
+    ("POST", "/v1/api-keys"): lambda w, pw: {"name": "Walk key", "scopes": {"customers": "read"}},
+    ("POST", "/v1/auth/password"): lambda w, pw: {"current_password": pw, "new_password": new_password()},
+    ("POST", "/v1/auth/mfa/totp/confirm"): lambda w, pw: {"code": "000000"},
+    ("POST", "/v1/auth/mfa/recovery-codes"): lambda w, pw: {"code": "000000"},
+    ("POST", "/v1/auth/mfa/disable"): lambda w, pw: {"password": pw},
+}
+
+_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_METHOD_ORDER = {"GET": 0, "POST": 1, "PATCH": 2, "DELETE": 3}
+
+
+def v1_routes(app: Any) -> set[tuple[str, str]]:
+    """Every (method, path) the application serves under /v1, parameters written ``{name}``."""
+    found = set()
+    for rule in app.app.url_map.iter_rules():
+        if not rule.rule.startswith("/v1/"):
+            continue
+        path = _PARAMETER.sub(r"{\1}", rule.rule)
+        found |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return found
+
+
+# Calls that end the caller's other sessions go after the one that ends a session by its id.
+ENDING_SESSIONS = [("POST", "/v1/auth/password"), ("DELETE", "/v1/auth/sessions")]
+
+
+def walk_order(routes: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Reads, then creations, then changes, then deletions, so an allowed call finds its object;
+    the calls that end sessions last."""
+    return sorted(
+        routes,
+        key=lambda route: (route in ENDING_SESSIONS, _METHOD_ORDER[route[0]], route[1]),
+    )
+
+
+# --- the table as served -----------------------------------------------------------------------
+
+
+def core_table() -> dict[str, Any]:
+    return {
+        "object": "permissions",
+        "roles": [role.value for role in Role],
+        "data": [
+            {
+                "action": action.value,
+                "roles": [role.value for role in Role if role in rule.roles],
+                "api_key_scope": f"{rule.key_scope[0]}:{rule.key_scope[1].value}" if rule.key_scope else None,
+                "while_impersonating": rule.while_impersonating,
+            }
+            for action, rule in PERMISSIONS.items()
+        ],
+    }
+
+
+async def served_table(client: Any, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    response = await client.get("/v1/team/permissions", headers=headers)
+    assert response.status_code == 200, await response.get_data()
+    body = await response.get_json()
+    conforms(PermissionsOut, body)
+    return {row["action"]: row for row in body["data"]}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who walks: a role's own session, an API key with one scope, or an impersonation."""
+
+    label: str
+    role: str | None = None
+    scope: tuple[str, str] | None = None  # (family, access) of a single-scope key
+    impersonated_role: str | None = None
+
+
+def allowed(need: Need, caller: Caller, table: dict[str, dict[str, Any]]) -> bool:
+    if need == ANY_CALLER:
+        return True
+    if need == SIGNED_IN_USER:
+        return caller.scope is None
+    row = table[str(need)]
+    if caller.scope is not None:
+        if row["api_key_scope"] is None:
+            return False
+        family, access = row["api_key_scope"].split(":")
+        return caller.scope[0] == family and caller.scope[1] in (access, "write")
+    if caller.impersonated_role is not None:
+        return caller.impersonated_role in row["roles"] and row["while_impersonating"]
+    return caller.role in row["roles"]
+
+
+# --- building a world --------------------------------------------------------------------------
+
+
+async def _created(client: Any, who: Person, path: str, body: dict[str, Any]) -> str:
+    response = await client.post(path, json=body, headers=who.auth)
+    assert response.status_code == 201, (path, await response.get_data())
+    created: str = (await response.get_json())["id"]
+    return created
+
+
+async def new_world(client: Any, database: Any) -> World:
+    owner = person_of(await sign_up(client, tenant_name="Walk Co"), PASSWORD)
+    world = World(
+        owner=owner,
+        admin=await join(client, database, owner, "admin"),
+        member=await join(client, database, owner, "member"),
+        target=await join(client, database, owner, "member", name="Tom Target"),
+    )
+    world.ids["user_id"] = world.target.user_id
+    world.ids["customer_id"] = (await create_customer(client, owner))["id"]  # type: ignore[arg-type]
+    world.ids["integration_id"] = await _created(
+        client, owner, "/v1/integrations", BODIES[("POST", "/v1/integrations")](world, "")
+    )
+    world.ids["endpoint_id"] = await _created(client, owner, "/v1/webhook-endpoints", {"url": WEBHOOK_URL})
+    world.ids["key_id"] = await _created(
+        client, owner, "/v1/api-keys", {"name": "Spare", "scopes": {"customers": "read"}}
+    )
+    world.ids["invitation_id"] = await _created(
+        client, owner, "/v1/team/invitations", {"email": unique_email("pending"), "role": "member"}
+    )
+    return world
+
+
+async def spare_session(client: Any, who: Person, address: dict[str, Any]) -> str:
+    """Sign ``who`` in once more: the id of a session of theirs that the walk may end."""
+    response = await client.post(
+        "/v1/auth/login",
+        json={"email": who.email, "password": who.password, "tenant_id": who.tenant_id},
+        scope_base=address,
+    )
+    assert response.status_code == 200, await response.get_data()
+    session_id: str = claims_of((await response.get_json())["access_token"])["sid"]
+    return session_id
+
+
+async def clean_up(client: Any, world: World) -> None:
+    """Delete the world's webhook endpoints, so no delivery to them is ever attempted."""
+    response = await client.get(
+        "/v1/webhook-endpoints", query_string={"limit": 100}, headers=world.owner.auth
+    )
+    assert response.status_code == 200, await response.get_data()
+    for endpoint in (await response.get_json())["data"]:
+        deleted = await client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=world.owner.auth)
+        assert deleted.status_code == 204
+
+
+# --- walking -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credential:
+    headers: dict[str, str]
+    password: str  # what the caller would give as its own password ("" for a key)
+
+
+async def _call(
+    client: Any, route: tuple[str, str], world: World, credential: Credential, address: dict[str, Any]
+) -> Any:
+    method, template = route
+    path = re.sub(r"\{(\w+)\}", lambda m: world.ids.get(m.group(1), str(uuid.uuid4())), template)
+    body = BODIES.get(route)
+    kwargs: dict[str, Any] = {"headers": credential.headers, "scope_base": address}
+    if body is not None:
+        kwargs["json"] = body(world, credential.password)
+    return await client.open(path, method=method, **kwargs)
+
+
+async def _check(
+    client: Any,
+    route: tuple[str, str],
+    world: World,
+    credential: Credential,
+    caller: Caller,
+    table: dict[str, dict[str, Any]],
+    address: dict[str, Any],
+) -> str | None:
+    """What is wrong with the server's answer to this call, if anything."""
+    response = await _call(client, route, world, credential, address)
+    status = response.status_code
+    if allowed(ROUTES[route], caller, table):
+        if status == 403 or status == 401 or status >= 500:
+            detail = (await response.get_json(force=True) or {}).get("detail")
+            return f"{route}: {caller.label} is allowed by the table but got {status} ({detail})"
+        return None
+    if status != 403:
+        return f"{route}: {caller.label} is not allowed by the table but got {status}"
+    if response.headers.get("Content-Type") != "application/problem+json":
+        return f"{route}: 403 without a problem body"
+    code = (await response.get_json(force=True))["code"]
+    if code != "forbidden":
+        return f"{route}: {caller.label} got 403 with code {code!r}, not 'forbidden'"
+    return None
+
+
+CredentialMaker = Callable[[World, dict[str, Any]], Any]
+
+
+async def walk(client: Any, database: Any, caller: Caller, credential_in: CredentialMaker) -> list[str]:
+    """Every route, as ``caller``; calls that would change the caller's standing get a fresh
+    world each. Returns the disagreements with the table."""
+    address = own_address()
+    problems: list[str] = []
+    table: dict[str, dict[str, Any]] | None = None
+    shared = [route for route in walk_order(set(ROUTES)) if route not in ISOLATED]
+    batches = [shared] + [[route] for route in walk_order(ISOLATED)]
+    for batch in batches:
+        world = await new_world(client, database)
+        try:
+            credential: Credential = await credential_in(world, address)
+            if table is None:
+                table = await served_table(client, world.owner.auth)
+            for route in batch:
+                problem = await _check(client, route, world, credential, caller, table, address)
+                if problem:
+                    problems.append(problem)
+        finally:
+            await clean_up(client, world)
+    return problems
+
+
+def role_caller(client: Any, role: str) -> CredentialMaker:
+    async def credential(world: World, address: dict[str, Any]) -> Credential:
+        who: Person = getattr(world, role)
+        world.ids["session_id"] = await spare_session(client, who, address)
+        return Credential(who.auth, who.password)
+
+    return credential
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+async def test_the_served_permission_table_is_the_core_table_exactly(client):
+    owner = await sign_up(client)
+
+    response = await client.get("/v1/team/permissions", headers=owner.auth)
+
+    assert response.status_code == 200
+    body = await response.get_json()
+    conforms(PermissionsOut, body)
+    assert body == core_table()
+    assert {row["action"] for row in body["data"]} == {action.value for action in Action}
+
+
+def test_every_tenant_route_is_classified_and_nothing_else_is(app):
+    served = v1_routes(app)
+
+    unclassified = served - set(ROUTES) - set(NOT_TENANT_ROUTES)
+    stale = (set(ROUTES) | set(NOT_TENANT_ROUTES)) - served
+
+    assert unclassified == set(), f"classify these routes in ROUTES: {sorted(unclassified)}"
+    assert stale == set(), f"these classified routes no longer exist: {sorted(stale)}"
+    assert set(ROUTES).isdisjoint(NOT_TENANT_ROUTES)
+    assert set(BODIES) <= set(ROUTES)
+    assert set(ROUTES) >= ISOLATED | set(ENDING_SESSIONS)
+
+
+def test_every_action_of_the_table_guards_at_least_one_route():
+    used = {need for need in ROUTES.values() if isinstance(need, Action)}
+
+    assert used == set(PERMISSIONS)
+
+
+def test_the_not_tenant_routes_are_public_admin_or_incoming_webhooks_by_their_blueprint(app):
+    """A route is only left out of the walk if it lives in a public, admin or webhook blueprint."""
+    outside = {"auth", "admin_auth", "admin", "webhooks"}
+    for rule in app.app.url_map.iter_rules():
+        path = _PARAMETER.sub(r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if (method, path) in NOT_TENANT_ROUTES:
+                assert rule.endpoint.split(".")[0] in outside, (method, path, rule.endpoint)
+            if (method, path) in ROUTES:
+                assert rule.endpoint.split(".")[0] not in outside, (method, path, rule.endpoint)
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "member"])
+async def test_each_role_gets_what_the_table_gives_it_on_every_route(client, database, role):
+    problems = await walk(client, database, Caller(role, role=role), role_caller(client, role))
+
+    assert problems == [], "\n".join(problems)
+
+
+KEY_SCOPES = [(family, access) for family in SCOPE_FAMILIES for access in ("read", "write")]
+
+
+@pytest.mark.parametrize(("family", "access"), KEY_SCOPES, ids=[f"{f}:{a}" for f, a in KEY_SCOPES])
+async def test_an_api_key_with_one_scope_gets_what_the_tables_key_column_gives_it(
+    client, database, family, access
+):
+    async def credential(world: World, address: dict[str, Any]) -> Credential:
+        response = await client.post(
+            "/v1/api-keys", json={"name": "Walker", "scopes": {family: access}}, headers=world.owner.auth
+        )
+        assert response.status_code == 201, await response.get_data()
+        world.ids["session_id"] = await spare_session(client, world.owner, address)
+        return Credential(bearer((await response.get_json())["secret"]), "")
+
+    problems = await walk(
+        client, database, Caller(f"key {family}:{access}", scope=(family, access)), credential
+    )
+
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+async def operator(client, database, test_hasher):
+    return await platform_admin(client, database, test_hasher)
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "member"])
+async def test_a_platform_admin_impersonating_gets_the_roles_rights_except_while_impersonating_ones(
+    client, database, operator, role
+):
+    async def credential(world: World, address: dict[str, Any]) -> Credential:
+        who: Person = getattr(world, role)
+        world.ids["session_id"] = await spare_session(client, who, address)
+        token = await impersonation_token(client, operator, world.owner.tenant_id, who.user_id)
+        return Credential(bearer(token), who.password)
+
+    caller = Caller(f"impersonating {role}", impersonated_role=role)
+
+    problems = await walk(client, database, caller, credential)
+
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ["admin", "member"])
+async def test_leaving_needs_no_permission_and_an_owner_may_leave_unless_last(client, database, role):
+    world = await new_world(client, database)
+    try:
+        leaver: Person = getattr(world, role)
+
+        left = await client.delete(f"/v1/team/members/{leaver.user_id}", headers=leaver.auth)
+        last = await client.delete(f"/v1/team/members/{world.owner.user_id}", headers=world.owner.auth)
+
+        assert left.status_code == 204
+        await expect_problem(last, 409, "last_owner")
+    finally:
+        await clean_up(client, world)
+
+
+async def test_an_api_key_cannot_remove_the_person_who_made_it_as_if_they_were_leaving(client, database):
+    world = await new_world(client, database)
+    try:
+        response = await client.post(
+            "/v1/api-keys",
+            json={"name": "Team reader", "scopes": {"team": "write"}},
+            headers=world.admin.auth,
+        )
+        key = bearer((await response.get_json())["secret"])
+
+        removed = await client.delete(f"/v1/team/members/{world.admin.user_id}", headers=key)
+
+        await expect_problem(removed, 403, "forbidden")
+        assert (await client.get("/v1/me", headers=world.admin.auth)).status_code == 200
+    finally:
+        await clean_up(client, world)

@@ -1,5 +1,6 @@
 import statistics
 import time
+import unicodedata
 
 import pytest
 
@@ -52,3 +53,11 @@ async def test_checking_an_unknown_account_costs_what_checking_a_wrong_password_
 
     ratio = await median_seconds(None) / await median_seconds(stored)
     assert 0.33 < ratio < 3
+
+
+async def test_a_passphrase_matches_whether_its_accents_are_composed_or_not(hasher):
+    composed = "café crème brûlée 42"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+
+    assert await hasher.verify(await hasher.hash(composed), decomposed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 from collections.abc import AsyncIterator, Iterator
 from uuid import uuid4
 
@@ -190,3 +191,19 @@ async def test_only_a_hash_of_the_key_reaches_redis(redis_url: str) -> None:
         await throttle.clear(policy, key)
         await throttle.aclose()
         client.connection_pool.disconnect()
+
+
+async def test_an_unreachable_redis_fails_open_so_sign_in_still_answers() -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    throttle = LimitsAttemptThrottle(f"redis://127.0.0.1:{port}/0")
+    policy, key = new_policy(Tier(1, 60)), new_key()
+
+    after = await throttle.record_failure(policy, key)
+    now = await throttle.status(policy, key)
+    await throttle.clear(policy, key)
+
+    assert after.allowed
+    assert now.allowed
+    assert not now.locked_out

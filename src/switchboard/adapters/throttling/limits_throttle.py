@@ -20,6 +20,10 @@ Only a SHA-256 of the key (an email address, a client address) reaches the stora
 names are ``LIMITS:switchboard.throttle/<policy>/<sha256 hex>/<attempts>/<seconds>/second``.
 Timestamps come from each server's wall clock (the library's choice), so instances sharing Redis
 need synchronised clocks.
+
+When the storage cannot be reached the throttle fails open: attempts are allowed and a warning is
+logged each time, so an outage of Redis turns no sign-in into a 500; passwords, second factors
+and tokens are still checked as always.
 """
 
 from __future__ import annotations
@@ -30,14 +34,17 @@ import math
 import time
 from dataclasses import dataclass
 
+import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from switchboard.core.security.throttling import ThrottlePolicy, ThrottleStatus
 
 NAMESPACE = "switchboard.throttle"
+log = structlog.get_logger("switchboard.throttle")
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class LimitsAttemptThrottle:
 
     def __init__(self, storage_uri: str = "memory://") -> None:
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-        storage = storage_from_string(uri)
+        storage = storage_from_string(uri, wrap_exceptions=True)
         if not isinstance(storage, Storage):  # pragma: no cover - storage_from_string maps async+ here
             raise ValueError(f"not an asyncio storage of the limits library: {storage_uri!r}")
         self._storage = storage
@@ -64,6 +71,12 @@ class LimitsAttemptThrottle:
         self._items: dict[ThrottlePolicy, tuple[RateLimitItem, ...]] = {}
 
     async def status(self, policy: ThrottlePolicy, key: str) -> ThrottleStatus:
+        try:
+            return await self._status(policy, key)
+        except StorageError as error:
+            return _unavailable(policy, "status", error)
+
+    async def _status(self, policy: ThrottlePolicy, key: str) -> ThrottleStatus:
         items = self._items_for(policy)
         identifiers = _identifiers(policy, key)
         states = await asyncio.gather(*(self._tier_state(item, identifiers) for item in items))
@@ -83,13 +96,21 @@ class LimitsAttemptThrottle:
 
     async def record_failure(self, policy: ThrottlePolicy, key: str) -> ThrottleStatus:
         identifiers = _identifiers(policy, key)
-        # hit() answers False, without raising or recording, in a tier that is already exhausted.
-        await asyncio.gather(*(self._limiter.hit(item, *identifiers) for item in self._items_for(policy)))
-        return await self.status(policy, key)
+        try:
+            # hit() answers False, without raising or recording, in a tier already exhausted.
+            await asyncio.gather(*(self._limiter.hit(item, *identifiers) for item in self._items_for(policy)))
+            return await self._status(policy, key)
+        except StorageError as error:
+            return _unavailable(policy, "record_failure", error)
 
     async def clear(self, policy: ThrottlePolicy, key: str) -> None:
         identifiers = _identifiers(policy, key)
-        await asyncio.gather(*(self._limiter.clear(item, *identifiers) for item in self._items_for(policy)))
+        try:
+            await asyncio.gather(
+                *(self._limiter.clear(item, *identifiers) for item in self._items_for(policy))
+            )
+        except StorageError as error:
+            _unavailable(policy, "clear", error)
 
     async def aclose(self) -> None:
         """Close the storage's connections, if it has any (not part of the port: for shutdown)."""
@@ -123,3 +144,12 @@ class LimitsAttemptThrottle:
 
 def _identifiers(policy: ThrottlePolicy, key: str) -> tuple[str, str]:
     return policy.name, hashlib.sha256(key.encode()).hexdigest()
+
+
+def _unavailable(policy: ThrottlePolicy, operation: str, error: StorageError) -> ThrottleStatus:
+    """Fail open, loudly."""
+    log.warning("throttle_storage_unavailable", policy=policy.name, operation=operation, error=str(error))
+    first = policy.tiers[0]
+    return ThrottleStatus(
+        retry_after_seconds=0, locked_out=False, limit=first.attempts, remaining=first.attempts
+    )

@@ -9,7 +9,9 @@ from uuid import uuid4
 
 import pytest
 
-from switchboard.core.customers.model import Customer
+from switchboard.core.audit.model import AuditFilter
+from switchboard.core.customers.model import Address, ContactChannel, Customer
+from switchboard.core.customers.timeline import TimelineKind, TimelineRef
 from switchboard.core.pagination import PageRequest, Position
 from tests.contract.conftest import Actor, Storage, make_customer, utc_now
 
@@ -359,3 +361,228 @@ async def test_search_results_are_paged_newest_first_like_the_full_list(storage:
 
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [c for page in pages for c in page] == matching
+
+
+# --- details: addresses, tags, notes, preferred channel -----------------------------------------
+
+
+def _detailed(tenant_id, **overrides) -> Customer:
+    base = make_customer(tenant_id, name="Ada Lovelace", email="ada@example.test", phone="+14155550123")
+    details = {
+        "addresses": (
+            Address(
+                label="Home",
+                line1="12 St James's Square",
+                city="London",
+                postal_code="SW1Y 4JH",
+                country="GB",
+            ),
+            Address(line1="1 Infinite Loop", line2="Suite 2", city="Cupertino", region="CA", country="US"),
+        ),
+        "tags": ("vip", "émigré", "late-payer"),
+        "notes": "Prefers mornings.\n\tGate code 1234",
+        "preferred_channel": ContactChannel.SMS,
+    }
+    return replace(base, **(details | overrides))
+
+
+async def test_a_customer_with_every_detail_reads_back_equal_to_what_was_added(storage: Storage):
+    actor = await storage.new_tenant()
+    detailed = _detailed(actor.tenant_id)
+
+    await storage.add_customers(actor, detailed)
+
+    assert await storage.get_customer(actor, detailed.id) == detailed
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        assert (await uow.customers.list(PageRequest(limit=10))).items == [detailed]
+
+
+async def test_a_customer_without_details_reads_back_with_none_of_them(storage: Storage):
+    actor = await storage.new_tenant()
+    bare = make_customer(actor.tenant_id)
+    await storage.add_customers(actor, bare)
+
+    stored = await storage.get_customer(actor, bare.id)
+
+    assert stored is not None
+    assert (stored.addresses, stored.tags, stored.notes) == ((), (), None)
+    assert stored.preferred_channel is ContactChannel.NONE
+
+
+async def test_an_update_stores_every_detail_and_can_clear_them(storage: Storage):
+    actor = await storage.new_tenant()
+    customer = make_customer(actor.tenant_id, phone="+14155550123")
+    await storage.add_customers(actor, customer)
+    detailed = replace(_detailed(actor.tenant_id), id=customer.id, created_at=customer.created_at, version=2)
+    cleared = replace(
+        detailed, addresses=(), tags=(), notes=None, preferred_channel=ContactChannel.NONE, version=3
+    )
+
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        assert await uow.customers.update(detailed, expected_version=1) is True
+        await uow.commit()
+    assert await storage.get_customer(actor, customer.id) == detailed
+
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        assert await uow.customers.update(cleared, expected_version=2) is True
+        await uow.commit()
+    assert await storage.get_customer(actor, customer.id) == cleared
+
+
+async def test_add_many_stores_details_too(storage: Storage):
+    actor = await storage.new_tenant()
+    batch = [_detailed(actor.tenant_id), _detailed(actor.tenant_id, tags=("other",))]
+
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        await uow.customers.add_many(batch)
+        await uow.commit()
+
+    for customer in batch:
+        assert await storage.get_customer(actor, customer.id) == customer
+
+
+# --- filtering by tag ---------------------------------------------------------------------------
+
+
+async def _tagged(storage: Storage, actor: Actor) -> dict[str, Customer]:
+    start = utc_now() - timedelta(hours=1)
+    tags = {
+        "gold-1": ("gold", "vip"),
+        "gold-2": ("gold",),
+        "silver": ("silver",),
+        "golden": ("golden",),  # a tag containing "gold" is another tag
+        "none": (),
+    }
+    customers = {
+        name: replace(
+            make_customer(actor.tenant_id, name=name, created_at=start - timedelta(minutes=i)), tags=t
+        )
+        for i, (name, t) in enumerate(tags.items())
+    }
+    await storage.add_customers(actor, *customers.values())
+    return customers
+
+
+@pytest.mark.parametrize(
+    ("tag", "names"),
+    [
+        ("gold", ["gold-1", "gold-2"]),
+        ("vip", ["gold-1"]),
+        ("golden", ["golden"]),
+        ("gol", []),
+        ("bronze", []),
+    ],
+)
+async def test_a_tag_filter_keeps_exactly_the_customers_carrying_that_tag(storage: Storage, tag, names):
+    actor = await storage.new_tenant()
+    await _tagged(storage, actor)
+
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        page = await uow.customers.list(PageRequest(limit=100), tag=tag)
+
+    assert [c.name for c in page.items] == names
+
+
+async def test_a_tag_filter_combines_with_search_and_pages_newest_first(storage: Storage):
+    actor = await storage.new_tenant()
+    start = utc_now()
+    vips = [
+        replace(
+            make_customer(actor.tenant_id, name=f"Vip {i}", created_at=start - timedelta(minutes=i)),
+            tags=("vip",),
+        )
+        for i in range(5)
+    ]
+    plain = [make_customer(actor.tenant_id, name=f"Vip lookalike {i}", created_at=start) for i in range(3)]
+    await storage.add_customers(actor, *plain, *vips)
+
+    seen: list[Customer] = []
+    after: Position | None = None
+    while True:
+        async with storage.units(actor.tenant_id, actor.user_id) as uow:
+            page = await uow.customers.list(PageRequest(limit=2, after=after), search="vip", tag="vip")
+        seen.extend(page.items)
+        if not page.has_more:
+            break
+        after = page.next_position
+
+    assert seen == vips
+
+
+async def test_a_tag_filter_never_shows_another_tenants_customers(storage: Storage):
+    a = await storage.new_tenant()
+    b = await storage.new_tenant()
+    await _tagged(storage, a)
+
+    async with storage.units(b.tenant_id, b.user_id) as uow:
+        assert (await uow.customers.list(PageRequest(limit=100), tag="gold")).items == []
+
+
+# --- the customer's own history, for the timeline -----------------------------------------------
+
+
+async def _record(storage: Storage, actor: Actor, action: str, target: str, changes: dict | None = None):
+    await storage.commit_work(
+        actor.tenant_id, actor.user_id, lambda uow: uow.audit.record(action, "customer", target, changes)
+    )
+
+
+async def test_the_history_holds_the_audit_entries_about_the_customer_newest_first(storage: Storage):
+    actor = await storage.new_tenant()
+    customer = make_customer(actor.tenant_id)
+    other = make_customer(actor.tenant_id)
+    await storage.add_customers(actor, customer, other)
+    await _record(storage, actor, "customer.created", str(customer.id), {"name": "Ada"})
+    await _record(storage, actor, "customer.created", str(other.id), {"name": "Someone else"})
+    await _record(storage, actor, "customer.updated", str(customer.id), {"phone": {}, "email": {}})
+    await storage.commit_work(
+        actor.tenant_id,
+        actor.user_id,
+        lambda uow: uow.audit.record("apikey.created", "api_key", str(customer.id)),
+    )
+
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        entries = await uow.customers.timeline(customer.id, None, 10)
+
+    assert [e.summary for e in entries] == ["Customer updated: email, phone", "Customer created"]
+    assert all(e.kind is TimelineKind.CUSTOMER for e in entries)
+    assert all(e.ref == TimelineRef("customer", customer.id) for e in entries)
+    assert entries[0].occurred_at > entries[1].occurred_at
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        events = (
+            await uow.audit.list(
+                AuditFilter(target_type="customer", target_id=str(customer.id)), PageRequest(limit=10)
+            )
+        ).items
+    assert [e.id for e in entries] == [e.id for e in events]
+
+
+async def test_the_history_pages_by_keyset_without_repeats_or_gaps(storage: Storage):
+    actor = await storage.new_tenant()
+    customer = make_customer(actor.tenant_id)
+    await storage.add_customers(actor, customer)
+    for n in range(7):
+        await _record(storage, actor, "customer.updated", str(customer.id), {f"field_{n}": {}})
+
+    seen = []
+    after = None
+    while True:
+        async with storage.units(actor.tenant_id, actor.user_id) as uow:
+            entries = await uow.customers.timeline(customer.id, after, 3)
+        seen.extend(entries)
+        if len(entries) < 3:
+            break
+        after = Position(entries[-1].occurred_at, entries[-1].id)
+
+    assert [e.summary for e in seen] == [f"Customer updated: field_{n}" for n in reversed(range(7))]
+
+
+async def test_the_history_of_another_tenants_customer_is_empty(storage: Storage):
+    a = await storage.new_tenant()
+    b = await storage.new_tenant()
+    customer = make_customer(a.tenant_id)
+    await storage.add_customers(a, customer)
+    await _record(storage, a, "customer.created", str(customer.id))
+
+    async with storage.units(b.tenant_id, b.user_id) as uow:
+        assert await uow.customers.timeline(customer.id, None, 10) == []

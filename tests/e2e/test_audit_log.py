@@ -70,7 +70,15 @@ async def test_a_users_action_is_recorded_with_the_user_the_address_the_agent_an
     assert entry["ip"] == ip_of(address)
     assert entry["user_agent"] == "audit-test-agent/1.0"
     assert entry["request_id"] == request_id
-    assert entry["changes"] == {"name": "Grace Hopper", "email": "grace@example.com", "phone": None}
+    assert entry["changes"] == {
+        "name": "Grace Hopper",
+        "email": "grace@example.com",
+        "phone": None,
+        "addresses": [],
+        "tags": [],
+        "notes": None,
+        "preferred_channel": "none",
+    }
     assert entry["occurred_at"].endswith("Z")
 
 

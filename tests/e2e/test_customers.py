@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from switchboard.entrypoints.http.blueprints.schemas import CustomerOut
+from tests.e2e.admin_helpers import audit_entries, only
 from tests.e2e.helpers import (
     SignedUp,
     conforms,
@@ -643,3 +646,248 @@ async def test_racing_requests_with_one_idempotency_key_create_exactly_one_custo
             assert response.status_code == 201
             assert await response.get_data() == await fresh[0].get_data()
     assert [c["id"] for c in await list_all(client, owner)] == [(await fresh[0].get_json())["id"]]
+
+
+# --- details: addresses, tags, notes, preferred channel -------------------------------------------
+
+HOME = {
+    "label": "Home",
+    "line1": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "gb",
+}
+SITE = {"line1": "1 Infinite Loop", "line2": "Suite 2", "city": "Cupertino", "region": "CA", "country": "US"}
+
+
+def _stored(address: dict[str, Any]) -> dict[str, Any]:
+    """An address as the API answers it: every field present, the country upper case."""
+    keys = ("label", "line1", "line2", "city", "region", "postal_code", "country")
+    return {key: address.get(key) for key in keys} | {"country": address["country"].upper()}
+
+
+async def test_a_customer_is_created_with_addresses_tags_notes_and_a_preferred_channel(client):
+    owner = await sign_up(client)
+
+    body = await create_customer(
+        client,
+        owner,
+        addresses=[HOME, SITE],
+        tags=["VIP", "Late  Payer", "vip"],
+        notes="  Gate code 1234\r\nRing twice  ",
+        preferred_channel="sms",
+    )
+
+    assert body["addresses"] == [_stored(HOME), _stored(SITE)]
+    assert body["tags"] == ["late-payer", "vip"]
+    assert body["notes"] == "Gate code 1234\nRing twice"
+    assert body["preferred_channel"] == "sms"
+    fetched, _ = await _current(client, owner, body["id"])
+    assert fetched == body
+
+
+async def test_a_customer_created_without_details_has_none(client):
+    owner = await sign_up(client)
+
+    body = await create_customer(client, owner, name="Plain")
+
+    assert (body["addresses"], body["tags"], body["notes"], body["preferred_channel"]) == (
+        [],
+        [],
+        None,
+        "none",
+    )
+
+
+@pytest.mark.parametrize(
+    ("details", "fields"),
+    [
+        ({"addresses": [HOME | {"country": "XX"}]}, {"addresses.0.country"}),
+        ({"addresses": [HOME | {"country": "UK"}]}, {"addresses.0.country"}),
+        ({"addresses": [SITE, HOME | {"country": "USA"}]}, {"addresses.1.country"}),
+        (
+            {"addresses": [{"label": "Empty"}]},
+            {"addresses.0.line1", "addresses.0.city", "addresses.0.country"},
+        ),
+        ({"addresses": [HOME | {"street": "Main"}]}, {"addresses.0.street"}),
+        ({"addresses": [HOME, HOME | {"label": "HOME"}]}, {"addresses.1.label"}),
+        ({"addresses": [SITE] * 11}, {"addresses"}),
+        ({"addresses": "12 St James's Square"}, {"addresses"}),
+        ({"addresses": [HOME | {"city": " "}]}, {"addresses.0.city"}),
+        ({"addresses": [HOME | {"line1": "x" * 201}]}, {"addresses.0.line1"}),
+        ({"tags": ["ok", "not ok!"]}, {"tags.1"}),
+        ({"tags": ["x" * 33]}, {"tags.0"}),
+        ({"tags": [f"t{n}" for n in range(21)]}, {"tags"}),
+        ({"tags": "vip"}, {"tags"}),
+        ({"notes": "x" * 10_001}, {"notes"}),
+        ({"notes": "bell\u0007"}, {"notes"}),
+        ({"preferred_channel": "fax"}, {"preferred_channel"}),
+        ({"preferred_channel": None}, {"preferred_channel"}),
+        ({"phone": None, "preferred_channel": "sms"}, {"preferred_channel"}),
+        ({"email": None, "preferred_channel": "email"}, {"preferred_channel"}),
+    ],
+)
+async def test_invalid_details_answer_400_naming_each_field_and_create_nothing(client, details, fields):
+    owner = await sign_up(client)
+
+    response = await client.post(
+        "/v1/customers",
+        json={"name": "Detailed", "email": "d@example.com", "phone": "+14155550100"} | details,
+        headers=owner.auth,
+    )
+
+    problem = await expect_problem(response, 400, "validation_error")
+    assert error_fields(problem) == fields
+    assert await _count(client, owner) == 0
+
+
+async def test_patch_replaces_the_details_sent_and_leaves_the_others(client):
+    owner = await sign_up(client)
+    original = await create_customer(
+        client, owner, addresses=[HOME], tags=["vip"], notes="Old", preferred_channel="email"
+    )
+
+    response = await _patch(
+        client, owner, original["id"], {"tags": ["b2b", "Gold"], "addresses": [SITE]}, if_match='"1"'
+    )
+
+    assert response.status_code == 200
+    body = await response.get_json()
+    conforms(CustomerOut, body)
+    assert body["tags"] == ["b2b", "gold"]
+    assert body["addresses"] == [_stored(SITE)]
+    assert (body["notes"], body["preferred_channel"]) == ("Old", "email")
+    assert response.headers["ETag"] == '"2"'
+
+
+async def test_patch_with_null_clears_addresses_tags_and_notes(client):
+    owner = await sign_up(client)
+    original = await create_customer(client, owner, addresses=[HOME], tags=["vip"], notes="Old")
+
+    body = await (
+        await _patch(client, owner, original["id"], {"addresses": None, "tags": None, "notes": None})
+    ).get_json()
+
+    assert (body["addresses"], body["tags"], body["notes"]) == ([], [], None)
+
+
+async def test_patch_that_would_leave_the_preferred_channel_unreachable_answers_400_and_changes_nothing(
+    client,
+):
+    owner = await sign_up(client)
+    original = await create_customer(client, owner, preferred_channel="sms")
+    _, etag = await _current(client, owner, original["id"])
+
+    response = await _patch(client, owner, original["id"], {"phone": None})
+
+    problem = await expect_problem(response, 400, "validation_error")
+    assert error_fields(problem) == {"preferred_channel"}
+    assert await _current(client, owner, original["id"]) == (original, etag)
+    both = await _patch(client, owner, original["id"], {"phone": None, "preferred_channel": "email"})
+    assert both.status_code == 200
+    assert (await both.get_json())["preferred_channel"] == "email"
+
+
+async def test_patch_with_null_preferred_channel_answers_400(client):
+    owner = await sign_up(client)
+    original = await create_customer(client, owner)
+
+    response = await _patch(client, owner, original["id"], {"preferred_channel": None})
+
+    problem = await expect_problem(response, 400, "validation_error")
+    assert error_fields(problem) == {"preferred_channel"}
+
+
+async def test_patch_of_details_with_a_stale_etag_answers_412_and_changes_nothing(client):
+    owner = await sign_up(client)
+    original = await create_customer(client, owner, tags=["vip"])
+    await _patch(client, owner, original["id"], {"notes": "First writer"})
+    before = await _current(client, owner, original["id"])
+
+    response = await _patch(client, owner, original["id"], {"tags": ["lost"]}, if_match='"1"')
+
+    await expect_problem(response, 412, "precondition_failed")
+    assert await _current(client, owner, original["id"]) == before
+
+
+async def test_details_changes_are_audited_from_and_to(client):
+    owner = await sign_up(client)
+    original = await create_customer(client, owner, tags=["vip"])
+
+    await _patch(
+        client, owner, original["id"], {"tags": ["gold"], "addresses": [SITE], "preferred_channel": "phone"}
+    )
+
+    entries = await audit_entries(client, owner, target_id=original["id"])
+    assert only(entries, "customer.created")["changes"]["tags"] == ["vip"]
+    assert only(entries, "customer.updated")["changes"] == {
+        "tags": {"from": ["vip"], "to": ["gold"]},
+        "addresses": {"from": [], "to": [_stored(SITE)]},
+        "preferred_channel": {"from": "none", "to": "phone"},
+    }
+
+
+async def test_webhook_events_carry_the_details(client, database):
+    owner = await sign_up(client)
+    endpoint = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://93.184.216.34/hook", "event_types": ["customer.updated"]},
+        headers=owner.auth,
+    )
+    assert endpoint.status_code == 201, await endpoint.get_data()
+    customer = await create_customer(client, owner)
+
+    await _patch(client, owner, customer["id"], {"addresses": [HOME], "tags": ["vip"], "notes": "n"})
+
+    with psycopg.connect(database.owner_url, row_factory=dict_row) as conn:
+        [row] = conn.execute(
+            "SELECT payload FROM outbox WHERE tenant_id = %s AND kind = 'webhook.deliver'", (owner.tenant_id,)
+        ).fetchall()
+    event = row["payload"]["event"]
+    assert event["type"] == "customer.updated"
+    data = event["data"]
+    assert (data["addresses"], data["tags"], data["notes"]) == ([_stored(HOME)], ["vip"], "n")
+    assert data["preferred_channel"] == "none"
+
+
+# --- filtering by tag -------------------------------------------------------------------------------
+
+
+async def test_tag_filters_the_list_with_the_tag_normalised(client):
+    owner = await sign_up(client)
+    gold = await create_customer(client, owner, name="Gold", tags=["Gold", "vip"])
+    golden = await create_customer(client, owner, name="Golden", tags=["golden"])
+    vip = await create_customer(client, owner, name="Vip", tags=["VIP"])
+    await create_customer(client, owner, name="Untagged")
+
+    assert [c["id"] for c in await list_all(client, owner, tag="GOLD")] == [gold["id"]]
+    assert [c["id"] for c in await list_all(client, owner, tag="vip", limit=1)] == [vip["id"], gold["id"]]
+    assert [c["id"] for c in await list_all(client, owner, tag="golden", q="gold")] == [golden["id"]]
+    assert await list_all(client, owner, tag="silver") == []
+    assert len(await list_all(client, owner, tag="  ")) == 4
+
+
+async def test_a_tag_filter_never_reaches_another_tenant(client):
+    owner = await sign_up(client)
+    stranger = await sign_up(client)
+    await create_customer(client, stranger, tags=["shared-tag"])
+
+    assert await list_all(client, owner, tag="shared-tag") == []
+
+
+@pytest.mark.parametrize("tag", ["a/b", "#vip", "x" * 33, "x" * 101])
+async def test_a_tag_filter_that_is_no_tag_answers_400(client, tag):
+    owner = await sign_up(client)
+
+    response = await client.get("/v1/customers", query_string={"tag": tag}, headers=owner.auth)
+
+    problem = await expect_problem(response, 400, "validation_error")
+    assert error_fields(problem) == {"tag"}
+
+
+async def test_a_nul_character_in_the_tag_filter_answers_400_not_500(client):
+    owner = await sign_up(client)
+
+    response = await client.get("/v1/customers", query_string={"tag": "a\u0000b"}, headers=owner.auth)
+
+    await expect_problem(response, 400, "validation_error")

@@ -9,13 +9,16 @@ route (public sign-in, platform administration, incoming provider webhooks).
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from switchboard.core.scheduling.model import WEEKDAYS
 from switchboard.core.tenancy.model import Role
 from switchboard.core.tenancy.permissions import PERMISSIONS, SCOPE_FAMILIES, Action
 from switchboard.entrypoints.http.blueprints.team import PermissionsOut
@@ -59,6 +62,51 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/v1/customers/{customer_id}"): Action.CUSTOMERS_READ,
     ("PATCH", "/v1/customers/{customer_id}"): Action.CUSTOMERS_WRITE,
     ("DELETE", "/v1/customers/{customer_id}"): Action.CUSTOMERS_WRITE,
+    ("GET", "/v1/customers/{customer_id}/timeline"): Action.CUSTOMERS_READ,
+    ("GET", "/v1/sales/settings"): Action.SALES_READ,
+    ("PATCH", "/v1/sales/settings"): Action.SALES_MANAGE,
+    ("GET", "/v1/quotes"): Action.SALES_READ,
+    ("POST", "/v1/quotes"): Action.SALES_WRITE,
+    ("GET", "/v1/quotes/{quote_id}"): Action.SALES_READ,
+    ("GET", "/v1/quotes/{quote_id}.pdf"): Action.SALES_READ,
+    ("PATCH", "/v1/quotes/{quote_id}"): Action.SALES_WRITE,
+    ("DELETE", "/v1/quotes/{quote_id}"): Action.SALES_WRITE,
+    ("POST", "/v1/quotes/{quote_id}/send"): Action.SALES_WRITE,
+    ("POST", "/v1/quotes/{quote_id}/accept"): Action.SALES_WRITE,
+    ("POST", "/v1/quotes/{quote_id}/reject"): Action.SALES_WRITE,
+    ("DELETE", "/v1/quotes/{quote_id}/link"): Action.SALES_WRITE,
+    ("POST", "/v1/quotes/{quote_id}/convert"): Action.SALES_WRITE,
+    ("GET", "/v1/invoices"): Action.SALES_READ,
+    ("POST", "/v1/invoices"): Action.SALES_WRITE,
+    ("GET", "/v1/invoices/{invoice_id}"): Action.SALES_READ,
+    ("GET", "/v1/invoices/{invoice_id}.pdf"): Action.SALES_READ,
+    ("PATCH", "/v1/invoices/{invoice_id}"): Action.SALES_WRITE,
+    ("DELETE", "/v1/invoices/{invoice_id}"): Action.SALES_WRITE,
+    ("POST", "/v1/invoices/{invoice_id}/issue"): Action.SALES_WRITE,
+    ("POST", "/v1/invoices/{invoice_id}/void"): Action.SALES_MANAGE,
+    ("GET", "/v1/invoices/{invoice_id}/payments"): Action.SALES_READ,
+    ("POST", "/v1/invoices/{invoice_id}/payments"): Action.SALES_WRITE,
+    ("GET", "/v1/invoices/{invoice_id}/payments/{payment_id}"): Action.SALES_READ,
+    ("POST", "/v1/invoices/{invoice_id}/refunds"): Action.SALES_MANAGE,
+    ("GET", "/v1/resources"): Action.SCHEDULING_READ,
+    ("POST", "/v1/resources"): Action.SCHEDULING_MANAGE,
+    ("GET", "/v1/resources/{resource_id}"): Action.SCHEDULING_READ,
+    ("PATCH", "/v1/resources/{resource_id}"): Action.SCHEDULING_MANAGE,
+    ("DELETE", "/v1/resources/{resource_id}"): Action.SCHEDULING_MANAGE,
+    ("GET", "/v1/resources/{resource_id}/overrides"): Action.SCHEDULING_READ,
+    ("POST", "/v1/resources/{resource_id}/overrides"): Action.SCHEDULING_MANAGE,
+    ("GET", "/v1/resources/{resource_id}/overrides/{day}"): Action.SCHEDULING_READ,
+    ("PATCH", "/v1/resources/{resource_id}/overrides/{day}"): Action.SCHEDULING_MANAGE,
+    ("DELETE", "/v1/resources/{resource_id}/overrides/{day}"): Action.SCHEDULING_MANAGE,
+    ("POST", "/v1/resources/{resource_id}/feed"): Action.SCHEDULING_MANAGE,
+    ("DELETE", "/v1/resources/{resource_id}/feed"): Action.SCHEDULING_MANAGE,
+    ("GET", "/v1/appointments"): Action.SCHEDULING_READ,
+    ("POST", "/v1/appointments"): Action.SCHEDULING_WRITE,
+    ("GET", "/v1/appointments/{appointment_id}"): Action.SCHEDULING_READ,
+    ("PATCH", "/v1/appointments/{appointment_id}"): Action.SCHEDULING_WRITE,
+    ("POST", "/v1/appointments/{appointment_id}/status"): Action.SCHEDULING_WRITE,
+    ("DELETE", "/v1/appointments/{appointment_id}"): Action.SCHEDULING_WRITE,
+    ("GET", "/v1/availability"): Action.SCHEDULING_READ,
     ("GET", "/v1/integrations"): Action.INTEGRATIONS_READ,
     ("POST", "/v1/integrations"): Action.INTEGRATIONS_WRITE,
     ("GET", "/v1/integrations/{integration_id}"): Action.INTEGRATIONS_READ,
@@ -116,6 +164,7 @@ NOT_TENANT_ROUTES: dict[tuple[str, str], str] = {
 ISOLATED = {("POST", "/v1/team/transfer-ownership")}
 
 WEBHOOK_URL = "https://93.184.216.34/switchboard-walk"
+WALK_LINE = {"description": "Walk", "quantity": "1", "unit_price": {"amount": 100, "currency": "USD"}}
 
 
 @dataclass
@@ -144,6 +193,26 @@ BODIES: dict[tuple[str, str], Body] = {
         "config": {"api_key": f"sk_test_{uuid.uuid4().hex}", "label": "walk"},
     },
     ("PATCH", "/v1/integrations/{integration_id}"): lambda w, pw: {"enabled": False},
+    ("PATCH", "/v1/sales/settings"): lambda w, pw: {"payment_terms_days": 14},
+    ("POST", "/v1/quotes"): lambda w, pw: {"customer_id": w.ids["customer_id"], "lines": [WALK_LINE]},
+    ("PATCH", "/v1/quotes/{quote_id}"): lambda w, pw: {"notes": "Walked"},
+    ("POST", "/v1/invoices"): lambda w, pw: {"customer_id": w.ids["customer_id"], "lines": [WALK_LINE]},
+    ("PATCH", "/v1/invoices/{invoice_id}"): lambda w, pw: {"notes": "Walked"},
+    ("POST", "/v1/invoices/{invoice_id}/void"): lambda w, pw: {"reason": "Walked"},
+    ("POST", "/v1/invoices/{invoice_id}/payments"): lambda w, pw: {
+        "amount": {"amount": 100, "currency": "USD"},
+        "method": "cash",
+    },
+    ("POST", "/v1/invoices/{invoice_id}/refunds"): lambda w, pw: {
+        "amount": {"amount": 100, "currency": "USD"}
+    },
+    ("POST", "/v1/resources"): lambda w, pw: WALK_RESOURCE,
+    ("PATCH", "/v1/resources/{resource_id}"): lambda w, pw: {"name": "Walked resource"},
+    ("POST", "/v1/resources/{resource_id}/overrides"): lambda w, pw: {"date": _walk_day(), "closed": True},
+    ("PATCH", "/v1/resources/{resource_id}/overrides/{day}"): lambda w, pw: {"reason": "Walked"},
+    ("POST", "/v1/appointments"): lambda w, pw: _walk_booking(w),
+    ("PATCH", "/v1/appointments/{appointment_id}"): lambda w, pw: {"notes": "Walked"},
+    ("POST", "/v1/appointments/{appointment_id}/status"): lambda w, pw: {"status": "confirmed"},
     ("POST", "/v1/webhook-endpoints"): lambda w, pw: {"url": WEBHOOK_URL},
     ("POST", "/v1/api-keys"): lambda w, pw: {"name": "Walk key", "scopes": {"customers": "read"}},
     ("POST", "/v1/auth/password"): lambda w, pw: {"current_password": pw, "new_password": new_password()},
@@ -151,6 +220,46 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/auth/mfa/recovery-codes"): lambda w, pw: {"code": "000000"},
     ("POST", "/v1/auth/mfa/disable"): lambda w, pw: {"password": pw},
 }
+
+# A valid query string for each route that needs one.
+QUERIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
+    ("GET", "/v1/availability"): lambda w: {
+        "resource_id": w.ids["resource_id"],
+        "from": _iso(datetime.now(UTC) + timedelta(days=1)),
+        "to": _iso(datetime.now(UTC) + timedelta(days=2)),
+        "duration": 30,
+    },
+}
+
+WALK_RESOURCE = {
+    "name": "Walk room",
+    "kind": "room",
+    "time_zone": "UTC",
+    "working_hours": {day: [{"start": "00:00", "end": "24:00"}] for day in WEEKDAYS},
+}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _walk_day() -> str:
+    return (date(2032, 1, 1) + timedelta(days=secrets.randbelow(3000))).isoformat()
+
+
+def _walk_booking(world: World) -> dict[str, Any]:
+    """A half-hour at a random whole minute in the coming year: bookings rarely meet."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(
+        days=2, minutes=secrets.randbelow(360 * 24 * 60)
+    )
+    return {
+        "resource_id": world.ids["resource_id"],
+        "customer_id": world.ids["customer_id"],
+        "service": "Walk",
+        "start": _iso(start),
+        "end": _iso(start + timedelta(minutes=30)),
+    }
+
 
 _PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _METHOD_ORDER = {"GET": 0, "POST": 1, "PATCH": 2, "DELETE": 3}
@@ -263,6 +372,15 @@ async def new_world(client: Any, database: Any) -> World:
     world.ids["invitation_id"] = await _created(
         client, owner, "/v1/team/invitations", {"email": unique_email("pending"), "role": "member"}
     )
+    world.ids["resource_id"] = await _created(client, owner, "/v1/resources", WALK_RESOURCE)
+    world.ids["appointment_id"] = await _created(client, owner, "/v1/appointments", _walk_booking(world))
+    world.ids["day"] = _walk_day()
+    override = await client.post(
+        f"/v1/resources/{world.ids['resource_id']}/overrides",
+        json={"date": world.ids["day"], "closed": True},
+        headers=owner.auth,
+    )
+    assert override.status_code == 201, await override.get_data()
     return world
 
 
@@ -307,6 +425,9 @@ async def _call(
     kwargs: dict[str, Any] = {"headers": credential.headers, "scope_base": address}
     if body is not None:
         kwargs["json"] = body(world, credential.password)
+    query = QUERIES.get(route)
+    if query is not None:
+        kwargs["query_string"] = query(world)
     return await client.open(path, method=method, **kwargs)
 
 
@@ -397,6 +518,7 @@ def test_every_tenant_route_is_classified_and_nothing_else_is(app):
     assert stale == set(), f"these classified routes no longer exist: {sorted(stale)}"
     assert set(ROUTES).isdisjoint(NOT_TENANT_ROUTES)
     assert set(BODIES) <= set(ROUTES)
+    assert set(QUERIES) <= set(ROUTES)
     assert set(ROUTES) >= ISOLATED | set(ENDING_SESSIONS)
 
 

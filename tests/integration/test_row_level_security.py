@@ -215,9 +215,146 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
         "target_id": str(uuid.uuid4()),
         "changes": Jsonb({"name": "Grace Hopper"}),
     },
+    "sales_settings": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "currency": "EUR",
+        "invoice_number_pattern": "INV-{yyyy}-{seq:05}",
+        "quote_number_pattern": "QUO-{yyyy}-{seq:05}",
+        "payment_terms_days": 30,
+        "quote_validity_days": 30,
+        "updated_at": _now(),
+        "version": 1,
+    },
+    "sales_counters": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "kind": "invoice",
+        "period": secrets.token_hex(4),
+        "last_value": 7,
+    },
+    "quotes": lambda tenant_id, _user_id: (
+        _sales_document(tenant_id, uuid.uuid4())
+        | {
+            "number": f"QUO-{secrets.token_hex(4)}",
+            "valid_until": _now().date(),
+            "status": "sent",
+            "link_token_hash": secrets.token_hex(32),
+        }
+    ),
+    # The seeded payment belongs to the seeded invoice of its tenant, whose id is fixed for that.
+    "invoices": lambda tenant_id, _user_id: (
+        _sales_document(tenant_id, _seeded_invoice_id(tenant_id))
+        | {
+            "number": f"INV-{secrets.token_hex(4)}",
+            "payment_terms_days": 30,
+            "status": "partially_paid",
+            "issue_date": _now().date(),
+            "due_date": _now().date(),
+            "amount_paid": 500,
+            "amount_refunded": 0,
+        }
+    ),
+    "payments": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "invoice_id": _seeded_invoice_id(tenant_id),
+        "customer_id": uuid.uuid4(),
+        "kind": "payment",
+        "amount": 500,
+        "currency": "EUR",
+        "method": "cash",
+        "external_id": secrets.token_hex(8),
+        "received_at": _now(),
+        "created_at": _now(),
+    },
 }
+
+
+def _seeded_invoice_id(tenant_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(tenant_id, "seeded invoice")
+
+
+def _sales_document(tenant_id: uuid.UUID, document_id: uuid.UUID) -> Row:
+    return {
+        "tenant_id": tenant_id,
+        "id": document_id,
+        "customer_id": uuid.uuid4(),
+        "customer_name": "Grace Hopper",
+        "currency": "EUR",
+        "lines": Jsonb([]),
+        "subtotal": 1000,
+        "discount_total": 0,
+        "net_total": 1000,
+        "tax_total": 0,
+        "total": 1000,
+        "notes": "",
+        "created_at": _now(),
+        "updated_at": _now(),
+        "version": 1,
+    }
+
+
+def _appointment_row(tenant_id: uuid.UUID, start: datetime) -> Row:
+    end = start + timedelta(hours=1)
+    return {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "resource_id": _seeded_resource_id(tenant_id),
+        "customer_id": uuid.uuid4(),
+        "service": "Consultation",
+        "starts_at": start,
+        "ends_at": end,
+        "blocked_from": start,
+        "blocked_until": end,
+        "status": "cancelled",  # never meets the optional no-overlap constraint
+        "created_at": _now(),
+        "updated_at": _now(),
+    }
+
+
+def _seeded_resource_id(tenant_id: uuid.UUID) -> uuid.UUID:
+    """The seeded resource of a tenant, which its seeded override, appointment and feed name."""
+    return uuid.uuid5(tenant_id, "seeded resource")
+
+
+ROW_BUILDERS |= {
+    "resources": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": _seeded_resource_id(tenant_id),
+        "name": "Room 1",
+        "kind": "room",
+        "time_zone": "Europe/London",
+        "working_hours": Jsonb({"monday": [["09:00", "17:00"]]}),
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+    "resource_overrides": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "resource_id": _seeded_resource_id(tenant_id),
+        "day": (_now() + timedelta(days=secrets.randbelow(10_000))).date(),
+        "intervals": Jsonb([]),
+        "reason": "Holiday",
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+    "appointments": lambda tenant_id, _user_id: _appointment_row(tenant_id, _now() + timedelta(days=1)),
+    "calendar_feeds": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "resource_id": _seeded_resource_id(tenant_id),
+        "token_hash": secrets.token_hex(32),
+        "created_at": _now(),
+    },
+}
+
 # Parents before children; tenant tables are seeded in this order, then any others (which fail).
-SEED_ORDER = ("tenants", "memberships", "refresh_tokens", "sessions", "customers", "idempotency_keys")
+SEED_ORDER = (
+    "tenants",
+    "memberships",
+    "refresh_tokens",
+    "sessions",
+    "customers",
+    "idempotency_keys",
+    "resources",
+)
 
 # One fresh, valid row per table that belongs to a person rather than a tenant (a user_id and no
 # tenant_id): row-level security shows such a row only while acting as that person.
@@ -471,7 +608,7 @@ def test_with_tenant_a_set_no_row_of_tenant_b_is_visible(conn: Connection, seed:
 
 
 # Logs the application may add to but never rewrite: it has no UPDATE or DELETE on them at all.
-APPEND_ONLY_TABLES = {"audit_events", "feature_flag_changes", "webhook_deliveries"}
+APPEND_ONLY_TABLES = {"audit_events", "feature_flag_changes", "webhook_deliveries", "payments"}
 
 
 def changeable(conn: Connection, tables: list[str]) -> list[str]:

@@ -330,10 +330,12 @@ def test_the_only_security_definer_functions_are_the_directory_owned_by_the_dire
         "directory_find_account_token",
         "directory_find_admin",
         "directory_find_api_key",
+        "directory_find_calendar_feed",
         "directory_find_external_identity",
         "directory_find_integration",
         "directory_find_invitation",
         "directory_find_login",
+        "directory_find_quote_link",
         "directory_find_refresh_token",
         "directory_list_tenants",
     ]
@@ -402,6 +404,14 @@ def test_the_directory_role_cannot_log_in_and_reads_only_what_its_lookups_need(c
         ("invitations", "tenant_id", "SELECT"),
         ("invitations", "id", "SELECT"),
         ("invitations", "token_hash", "SELECT"),
+        # the public quote page: which tenant's quote a link's token opens, nothing else of it
+        ("quotes", "tenant_id", "SELECT"),
+        ("quotes", "id", "SELECT"),
+        ("quotes", "link_token_hash", "SELECT"),
+        # the public calendar feed of a resource: which tenant and resource a token opens
+        ("calendar_feeds", "tenant_id", "SELECT"),
+        ("calendar_feeds", "resource_id", "SELECT"),
+        ("calendar_feeds", "token_hash", "SELECT"),
         # checking a session on every request: is it live, is its tenant active
         ("sessions", "tenant_id", "SELECT"),
         ("sessions", "id", "SELECT"),
@@ -469,7 +479,7 @@ def test_every_permissive_policy_the_app_role_meets_on_a_person_owned_table_is_t
 
 
 # Logs the application may append to and read, never change: audit entries above all.
-APPEND_ONLY_TABLES = ("audit_events", "feature_flag_changes", "webhook_deliveries")
+APPEND_ONLY_TABLES = ("audit_events", "feature_flag_changes", "webhook_deliveries", "payments")
 
 
 def test_the_app_role_may_only_insert_into_and_select_from_the_append_only_logs(catalog: Connection) -> None:

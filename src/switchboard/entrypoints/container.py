@@ -11,6 +11,7 @@ from functools import partial
 
 from dependency_injector import containers, providers
 
+from switchboard.adapters.calendar_busy import NoConnectedCalendars
 from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.email.console import ConsoleEmailSender
 from switchboard.adapters.memory.store import MemoryStore
@@ -19,6 +20,7 @@ from switchboard.adapters.memory.unit_of_work import (
     MemoryJobClaims,
     MemoryUnitOfWork,
 )
+from switchboard.adapters.pdf.renderer import FpdfDocumentRenderer
 from switchboard.adapters.postgres.database import app_conninfo, make_pool
 from switchboard.adapters.postgres.unit_of_work import (
     PostgresIdentityDirectory,
@@ -32,6 +34,7 @@ from switchboard.adapters.security.totp import PyotpOneTimePasswords
 from switchboard.adapters.throttling.limits_throttle import LimitsAttemptThrottle
 from switchboard.adapters.webhooks.sender import HttpWebhookSender
 from switchboard.core.identity.sessions import Identity
+from switchboard.core.sales.public import QuoteLinks
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
 from switchboard.entrypoints.worker import Worker
@@ -94,6 +97,13 @@ class Container(containers.DeclarativeContainer):
         app_url=config.app_url,
     )
     sign_in_providers = providers.Singleton(OperatorSignInProviders, plugins, config.sign_in_providers)
+
+    # Sales: quotes and invoices as PDF; the ports of the public quote page.
+    document_renderer = providers.Singleton(FpdfDocumentRenderer)
+    quote_links = providers.Singleton(QuoteLinks, directory=directory, units=units, clock=clock)
+
+    # Busy times of connected calendars: none until the calendar plugins exist.
+    busy_times = providers.Singleton(NoConnectedCalendars)
 
     job_claims = providers.Selector(
         config.storage,

@@ -16,6 +16,7 @@ from uuid import UUID
 from switchboard.core.apikeys.model import ApiKey, KeyCandidate
 from switchboard.core.audit.model import AuditContext, AuditEvent, AuditFilter
 from switchboard.core.customers.model import Customer
+from switchboard.core.customers.timeline import TimelineEntry
 from switchboard.core.flags.model import FlagChange, FlagOverride
 from switchboard.core.identity.model import (
     AccountToken,
@@ -29,10 +30,23 @@ from switchboard.core.identity.model import (
     User,
 )
 from switchboard.core.integrations.model import Capability, Integration
-from switchboard.core.pagination import Page, PageRequest
+from switchboard.core.pagination import Page, PageRequest, Position
 from switchboard.core.queues.model import InboxEvent, OutboxMessage
 from switchboard.core.tenancy.model import Invitation, Member, Membership, Role, Tenant, TenantStatus
 from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
+from switchboard.ports.sales import (
+    InvoiceRepository,
+    PaymentRepository,
+    QuoteRepository,
+    SalesCounterRepository,
+    SalesSettingsRepository,
+)
+from switchboard.ports.scheduling import (
+    AppointmentRepository,
+    CalendarFeedRepository,
+    ResourceOverrideRepository,
+    ResourceRepository,
+)
 
 
 class TenantRepository(Protocol):
@@ -232,7 +246,22 @@ class AuditRepository(Protocol):
         ...
 
 
-class CustomerRepository(Protocol):
+class TimelineSource(Protocol):
+    """A repository that contributes entries to customers' timelines (core/customers/timeline.py).
+
+    Implemented by every repository whose rows are about a customer; listed in the core's
+    ``timeline.SOURCES`` with the action a principal needs to see its entries.
+    """
+
+    async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
+        """At most ``limit`` entries about the customer, newest first by (occurred_at, id),
+        strictly after ``after`` (a keyset position; ``created_at`` is the entry's occurred_at).
+        ``limit`` may exceed a page's maximum by one. Entries are read from stored rows, never
+        invented; each entry's id is unique across every source."""
+        ...
+
+
+class CustomerRepository(TimelineSource, Protocol):
     async def add(self, customer: Customer) -> None: ...
 
     async def add_many(self, customers: list[Customer]) -> None:
@@ -241,13 +270,22 @@ class CustomerRepository(Protocol):
 
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None: ...
 
-    async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
-        """Newest first; ``search`` matches name, email or phone, case-insensitively."""
+    async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
+        """The customer's own history (defined before ``list``, which shadows it): the audit
+        log's entries whose target is the customer, as ``timeline.history_entry`` makes them."""
+        ...
+
+    async def list(
+        self, page: PageRequest, search: str | None = None, tag: str | None = None
+    ) -> Page[Customer]:
+        """Newest first; ``search`` matches name, email or phone, case-insensitively; ``tag``
+        (normalised) keeps the customers that carry it."""
         ...
 
     async def update(self, customer: Customer, expected_version: int) -> bool:
-        """Store the writable fields (name, email, phone, updated_at, version) if the stored
-        version is still ``expected_version``; identity and creation time never change."""
+        """Store the writable fields (name, email, phone, addresses, tags, notes,
+        preferred_channel, updated_at, version) if the stored version is still
+        ``expected_version``; identity and creation time never change."""
         ...
 
     async def delete(self, customer_id: UUID) -> bool: ...
@@ -416,6 +454,15 @@ class UnitOfWork(Protocol):
     webhook_endpoints: WebhookEndpointRepository
     deliveries: DeliveryRepository
     idempotency_keys: IdempotencyRepository
+    resources: ResourceRepository
+    resource_overrides: ResourceOverrideRepository
+    appointments: AppointmentRepository
+    calendar_feeds: CalendarFeedRepository
+    sales_settings: SalesSettingsRepository
+    sales_counters: SalesCounterRepository
+    quotes: QuoteRepository
+    invoices: InvoiceRepository
+    payments: PaymentRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -475,6 +522,16 @@ class IdentityDirectory(Protocol):
 
     async def find_invitation(self, token_hash: str) -> tuple[UUID, UUID] | None:
         """(tenant_id, invitation id) of the invitation with this token."""
+        ...
+
+    async def find_quote_link(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        """(tenant_id, quote id) of the quote whose public link has this token (revoked links
+        have none), for the page a customer opens without an account."""
+        ...
+
+    async def find_calendar_feed(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        """(tenant_id, resource_id) of the calendar feed with this token hash, if its tenant is
+        active: the public feed address names no tenant."""
         ...
 
     async def find_api_key(self, secret_hash: str) -> KeyCandidate | None:

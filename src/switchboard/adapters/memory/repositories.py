@@ -19,6 +19,7 @@ from switchboard.adapters.memory.store import Transaction
 from switchboard.core.apikeys.model import ApiKey
 from switchboard.core.audit.model import SYSTEM, AuditContext, AuditEvent, AuditFilter
 from switchboard.core.customers.model import Customer
+from switchboard.core.customers.timeline import TimelineEntry, history_entry, newest_after
 from switchboard.core.errors import Conflict
 from switchboard.core.flags.model import FlagChange, FlagOverride
 from switchboard.core.identity.model import (
@@ -480,11 +481,15 @@ class MemoryCustomerRepository(_Scoped):
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
         return self._tx.read("customers").get((self._tenant_id, customer_id))
 
-    async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
+    async def list(
+        self, page: PageRequest, search: str | None = None, tag: str | None = None
+    ) -> Page[Customer]:
         rows = [c for (tid, _), c in self._tx.read("customers").items() if tid == self._tenant_id]
         if search:
             needle = search.lower()
             rows = [c for c in rows if any(needle in (v or "").lower() for v in (c.name, c.email, c.phone))]
+        if tag:
+            rows = [c for c in rows if tag in c.tags]
         return newest_first(rows, page)
 
     async def update(self, customer: Customer, expected_version: int) -> bool:
@@ -496,6 +501,10 @@ class MemoryCustomerRepository(_Scoped):
             name=customer.name,
             email=customer.email,
             phone=customer.phone,
+            addresses=customer.addresses,
+            tags=customer.tags,
+            notes=customer.notes,
+            preferred_channel=customer.preferred_channel,
             updated_at=customer.updated_at,
             version=customer.version,
         )
@@ -503,6 +512,15 @@ class MemoryCustomerRepository(_Scoped):
 
     async def delete(self, customer_id: UUID) -> bool:
         return self._tx.write("customers").pop((self._tenant_id, customer_id), None) is not None
+
+    async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
+        target = str(customer_id)
+        entries = [
+            history_entry(event.id, event.occurred_at, event.action, list(event.changes), customer_id)
+            for (tid, _), event in self._tx.read("audit_events").items()
+            if tid == self._tenant_id and event.target_type == "customer" and event.target_id == target
+        ]
+        return newest_after(entries, after, limit)
 
 
 class MemoryIdempotencyRepository(_Scoped):

@@ -32,6 +32,19 @@ from switchboard.adapters.memory.repositories import (
     MemoryWebhookEndpointRepository,
     newest_first,
 )
+from switchboard.adapters.memory.sales import (
+    MemoryInvoiceRepository,
+    MemoryPaymentRepository,
+    MemoryQuoteRepository,
+    MemorySalesCounterRepository,
+    MemorySalesSettingsRepository,
+)
+from switchboard.adapters.memory.scheduling import (
+    MemoryAppointmentRepository,
+    MemoryCalendarFeedRepository,
+    MemoryResourceOverrideRepository,
+    MemoryResourceRepository,
+)
 from switchboard.adapters.memory.store import MemoryStore, Transaction
 from switchboard.core.apikeys.model import KeyCandidate
 from switchboard.core.audit.model import AuditContext
@@ -76,6 +89,15 @@ class MemoryUnitOfWork:
         self.webhook_endpoints = MemoryWebhookEndpointRepository(*scope)
         self.deliveries = MemoryDeliveryRepository(*scope)
         self.idempotency_keys = MemoryIdempotencyRepository(*scope)
+        self.sales_settings = MemorySalesSettingsRepository(*scope)
+        self.sales_counters = MemorySalesCounterRepository(*scope)
+        self.quotes = MemoryQuoteRepository(*scope)
+        self.invoices = MemoryInvoiceRepository(*scope)
+        self.payments = MemoryPaymentRepository(*scope)
+        self.resources = MemoryResourceRepository(*scope)
+        self.resource_overrides = MemoryResourceOverrideRepository(*scope)
+        self.appointments = MemoryAppointmentRepository(*scope)
+        self.calendar_feeds = MemoryCalendarFeedRepository(*scope)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
@@ -144,6 +166,23 @@ class MemoryIdentityDirectory:
     async def find_invitation(self, token_hash: str) -> tuple[UUID, UUID] | None:
         invitations = self._store.tables["invitations"].values()
         return next(((i.tenant_id, i.id) for i in invitations if i.token_hash == token_hash), None)
+
+    async def find_quote_link(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        tables = self._store.tables
+        for (tenant_id, quote_id), quote in tables["quotes"].items():
+            tenant = tables["tenants"].get(tenant_id)
+            active = tenant is not None and tenant.status == TenantStatus.ACTIVE
+            if quote.link_token_hash == token_hash and active:
+                return tenant_id, quote_id
+        return None
+
+    async def find_calendar_feed(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        tables = self._store.tables
+        for (tenant_id, resource_id), feed in tables["calendar_feeds"].items():
+            tenant = tables["tenants"].get(tenant_id)
+            if feed.token_hash == token_hash and tenant is not None and tenant.status == TenantStatus.ACTIVE:
+                return tenant_id, resource_id
+        return None
 
     async def find_api_key(self, secret_hash: str) -> KeyCandidate | None:
         tables = self._store.tables

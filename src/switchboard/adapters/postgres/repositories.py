@@ -20,17 +20,20 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    Text,
     and_,
     bindparam,
     delete,
     func,
     insert,
+    literal_column,
     null,
     or_,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.statements import compile_sql
@@ -59,7 +62,8 @@ from switchboard.adapters.postgres.tables import (
 )
 from switchboard.core.apikeys.model import ApiKey
 from switchboard.core.audit.model import Actor, ActorType, AuditContext, AuditEvent, AuditFilter
-from switchboard.core.customers.model import Customer
+from switchboard.core.customers.model import Address, ContactChannel, Customer, address_fields
+from switchboard.core.customers.timeline import TimelineEntry, history_entry
 from switchboard.core.errors import Conflict
 from switchboard.core.flags.model import FlagChange, FlagOverride, Plan
 from switchboard.core.identity.model import (
@@ -763,12 +767,23 @@ _THIS_CUSTOMER = this_row(customers)
 _CUSTOMER_INSERT = compile_sql(insert(customers))
 _CUSTOMER_GET = compile_sql(select(customers).where(_THIS_CUSTOMER))
 _CUSTOMER_GET_FOR_UPDATE = compile_sql(select(customers).where(_THIS_CUSTOMER).with_for_update())
-_CUSTOMER_UPDATE = versioned_update(customers, "name", "email", "phone", "updated_at", "version")
+_CUSTOMER_UPDATE = versioned_update(
+    customers,
+    "name",
+    "email",
+    "phone",
+    "addresses",
+    "tags",
+    "notes",
+    "preferred_channel",
+    "updated_at",
+    "version",
+)
 _CUSTOMER_DELETE = compile_sql(delete(customers).where(_THIS_CUSTOMER))
 
 
 @cache
-def _customer_list_sql(after: bool, search: bool) -> str:
+def _customer_list_sql(after: bool, search: bool, tag: bool = False) -> str:
     statement = newest_first(customers, after)
     if search:
         pattern = bindparam("pattern")
@@ -779,6 +794,9 @@ def _customer_list_sql(after: bool, search: bool) -> str:
                 customers.c.phone.ilike(pattern, escape="\\"),
             )
         )
+    if tag:
+        # tags @> ARRAY[tag]: the form the GIN index on tags serves.
+        statement = statement.where(customers.c.tags.contains(bindparam("tags", type_=ARRAY(Text))))
     return compile_sql(statement)
 
 
@@ -787,31 +805,94 @@ def _like_pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
+def _customer(row: Row) -> Customer:
+    return Customer(
+        **(
+            row
+            | {
+                "addresses": tuple(Address(**address) for address in row["addresses"]),
+                "tags": tuple(row["tags"]),
+                "preferred_channel": ContactChannel(row["preferred_channel"]),
+            }
+        )
+    )
+
+
+def _customer_values(customer: Customer) -> Row:
+    return _values(customer) | {
+        "addresses": Jsonb([address_fields(address) for address in customer.addresses]),
+        "tags": list(customer.tags),
+        "preferred_channel": customer.preferred_channel.value,
+    }
+
+
+# The customer's own history for the timeline: the audit log's entries about the customer, with
+# the names of the fields that changed (not their values, which can be long).
+_CUSTOMER_HISTORY = {
+    after: compile_sql(
+        newest_first(audit_events, after, time_column="occurred_at")
+        .with_only_columns(
+            audit_events.c.id,
+            audit_events.c.occurred_at,
+            audit_events.c.action,
+            literal_column("ARRAY(SELECT jsonb_object_keys(audit_events.changes))").label("changed"),
+        )
+        .where(
+            audit_events.c.target_type == bindparam("target_type"),
+            audit_events.c.target_id == bindparam("target_id"),
+        )
+    )
+    for after in (False, True)
+}
+
+
 class PostgresCustomerRepository(_Repository):
     async def add(self, customer: Customer) -> None:
-        await self._conn.execute(_CUSTOMER_INSERT, _values(customer))
+        await self._conn.execute(_CUSTOMER_INSERT, _customer_values(customer))
 
     async def add_many(self, customers: list[Customer]) -> None:
         # PostgreSQL refuses COPY FROM under row-level security; executemany pipelines instead.
         async with self._conn.cursor() as cursor:
-            await cursor.executemany(_CUSTOMER_INSERT, [_values(c) for c in customers])
+            await cursor.executemany(_CUSTOMER_INSERT, [_customer_values(c) for c in customers])
 
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
         sql = _CUSTOMER_GET_FOR_UPDATE if for_update else _CUSTOMER_GET
         row = await self._one(sql, {"tenant_id": self._tenant_id, "id": customer_id})
-        return Customer(**row) if row else None
+        return _customer(row) if row else None
 
-    async def list(self, page: PageRequest, search: str | None = None) -> Page[Customer]:
+    async def list(
+        self, page: PageRequest, search: str | None = None, tag: str | None = None
+    ) -> Page[Customer]:
         params: Row = {"pattern": _like_pattern(search)} if search else {}
-        sql = _customer_list_sql(page.after is not None, bool(search))
-        return await self._page(sql, params, page, lambda row: Customer(**row))
+        if tag:
+            params["tags"] = [tag]
+        sql = _customer_list_sql(page.after is not None, bool(search), bool(tag))
+        return await self._page(sql, params, page, _customer)
 
     async def update(self, customer: Customer, expected_version: int) -> bool:
-        params = _values(customer) | {"tenant_id": self._tenant_id, "expected_version": expected_version}
+        params = _customer_values(customer) | {
+            "tenant_id": self._tenant_id,
+            "expected_version": expected_version,
+        }
         return await self._count(_CUSTOMER_UPDATE, params) == 1
 
     async def delete(self, customer_id: UUID) -> bool:
         return await self._count(_CUSTOMER_DELETE, {"tenant_id": self._tenant_id, "id": customer_id}) == 1
+
+    async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
+        params: Row = {
+            "tenant_id": self._tenant_id,
+            "target_type": "customer",
+            "target_id": str(customer_id),
+            "limit": limit,
+        }
+        if after is not None:
+            params |= {"after_created_at": after.created_at, "after_id": after.id}
+        rows = await self._all(_CUSTOMER_HISTORY[after is not None], params)
+        return [
+            history_entry(row["id"], row["occurred_at"], row["action"], row["changed"], customer_id)
+            for row in rows
+        ]
 
 
 _THIS_INTEGRATION = this_row(integrations)

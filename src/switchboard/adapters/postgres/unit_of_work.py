@@ -34,6 +34,19 @@ from switchboard.adapters.postgres.repositories import (
     Transaction,
     scopes_from_json,
 )
+from switchboard.adapters.postgres.sales import (
+    PostgresInvoiceRepository,
+    PostgresPaymentRepository,
+    PostgresQuoteRepository,
+    PostgresSalesCounterRepository,
+    PostgresSalesSettingsRepository,
+)
+from switchboard.adapters.postgres.scheduling import (
+    PostgresAppointmentRepository,
+    PostgresCalendarFeedRepository,
+    PostgresResourceOverrideRepository,
+    PostgresResourceRepository,
+)
 from switchboard.core.apikeys.model import KeyCandidate
 from switchboard.core.audit.model import AuditContext
 from switchboard.core.flags.model import Plan
@@ -102,6 +115,15 @@ class PostgresUnitOfWork:
         self.webhook_endpoints = PostgresWebhookEndpointRepository(tx, self._tenant_id)
         self.deliveries = PostgresDeliveryRepository(tx, self._tenant_id)
         self.idempotency_keys = PostgresIdempotencyRepository(tx, self._tenant_id)
+        self.sales_settings = PostgresSalesSettingsRepository(tx, self._tenant_id)
+        self.sales_counters = PostgresSalesCounterRepository(tx, self._tenant_id)
+        self.quotes = PostgresQuoteRepository(tx, self._tenant_id)
+        self.invoices = PostgresInvoiceRepository(tx, self._tenant_id)
+        self.payments = PostgresPaymentRepository(tx, self._tenant_id)
+        self.resources = PostgresResourceRepository(tx, self._tenant_id)
+        self.resource_overrides = PostgresResourceOverrideRepository(tx, self._tenant_id)
+        self.appointments = PostgresAppointmentRepository(tx, self._tenant_id)
+        self.calendar_feeds = PostgresCalendarFeedRepository(tx, self._tenant_id)
         return self
 
     async def __aexit__(
@@ -164,6 +186,14 @@ class PostgresIdentityDirectory:
     async def find_invitation(self, token_hash: str) -> tuple[UUID, UUID] | None:
         row = await self._call("SELECT * FROM directory_find_invitation(%s)", token_hash)
         return (row["tenant_id"], row["invitation_id"]) if row else None
+
+    async def find_quote_link(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        row = await self._call("SELECT * FROM directory_find_quote_link(%s)", token_hash)
+        return (row["tenant_id"], row["quote_id"]) if row else None
+
+    async def find_calendar_feed(self, token_hash: str) -> tuple[UUID, UUID] | None:
+        row = await self._call("SELECT * FROM directory_find_calendar_feed(%s)", token_hash)
+        return (row["tenant_id"], row["resource_id"]) if row else None
 
     async def find_api_key(self, secret_hash: str) -> KeyCandidate | None:
         row = await self._call("SELECT * FROM directory_find_api_key(%s)", secret_hash)

@@ -20,6 +20,9 @@ class ActorType(StrEnum):
     API_KEY = "api_key"
     PLATFORM_ADMIN = "platform_admin"
     SYSTEM = "system"
+    # A tenant's customer answering on a public page (a quote), with no account: id is the
+    # customer's id in the tenant.
+    CUSTOMER = "customer"
 
 
 @dataclass(frozen=True)

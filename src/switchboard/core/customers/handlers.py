@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from switchboard.core.audit.model import diff
-from switchboard.core.customers.model import Customer, apply_changes, clean_search, validated
+from switchboard.core.customers.model import (
+    Customer,
+    apply_changes,
+    check_reachable,
+    clean_search,
+    clean_tag_filter,
+    customer_fields,
+    validated,
+)
 from switchboard.core.errors import NotFound, PreconditionFailed
 from switchboard.core.identity.model import Principal
 from switchboard.core.pagination import Page, PageRequest
@@ -28,18 +37,24 @@ class CreateCustomer:
     name: str
     email: str | None = None
     phone: str | None = None
+    addresses: Sequence[Mapping[str, object]] | None = None
+    tags: Sequence[str] | None = None
+    notes: str | None = None
+    preferred_channel: str = "none"
 
 
 @dataclass(frozen=True)
 class ListCustomers:
     page: PageRequest = field(default_factory=PageRequest)
     q: str | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
 class UpdateCustomer:
     customer_id: UUID
-    changes: dict[str, str | None]  # only the fields the client sent; None clears a field
+    # Only the fields the client sent, as sent; None clears a field (addresses and tags: empty).
+    changes: Mapping[str, object]
     if_match: int | None = None
 
 
@@ -53,17 +68,20 @@ async def create_customer(
     cmd: CreateCustomer, principal: Principal, uow: UnitOfWork, clock: Clock
 ) -> Customer:
     require(principal, Action.CUSTOMERS_WRITE)
-    fields = validated({"name": cmd.name, "email": cmd.email, "phone": cmd.phone})
-    now = clock.now()
-    customer = Customer(
-        id=uuid4(),
-        tenant_id=principal.tenant_id,
-        name=fields["name"] or "",
-        email=fields["email"],
-        phone=fields["phone"],
-        created_at=now,
-        updated_at=now,
+    fields = validated(
+        {
+            "name": cmd.name,
+            "email": cmd.email,
+            "phone": cmd.phone,
+            "addresses": cmd.addresses,
+            "tags": cmd.tags,
+            "notes": cmd.notes,
+            "preferred_channel": cmd.preferred_channel,
+        }
     )
+    now = clock.now()
+    customer = Customer(id=uuid4(), tenant_id=principal.tenant_id, created_at=now, updated_at=now, **fields)
+    check_reachable(customer)
     async with uow:
         await uow.customers.add(customer)
         await uow.audit.record("customer.created", "customer", str(customer.id), _fields(customer))
@@ -84,8 +102,9 @@ async def get_customer(customer_id: UUID, principal: Principal, uow: UnitOfWork)
 async def list_customers(cmd: ListCustomers, principal: Principal, uow: UnitOfWork) -> Page[Customer]:
     require(principal, Action.CUSTOMERS_READ)
     search = clean_search(cmd.q)
+    tag = clean_tag_filter(cmd.tag)
     async with uow:
-        return await uow.customers.list(cmd.page, search)
+        return await uow.customers.list(cmd.page, search, tag)
 
 
 async def update_customer(
@@ -99,6 +118,7 @@ async def update_customer(
             raise NotFound(CUSTOMER_NOT_FOUND)
         _check_version(current, cmd.if_match)
         updated = apply_changes(current, changes, clock.now())
+        check_reachable(updated)
         if not await uow.customers.update(updated, expected_version=current.version):
             raise PreconditionFailed("the customer changed while it was being updated")
         changes = diff(_fields(current), _fields(updated))
@@ -121,17 +141,15 @@ async def delete_customer(cmd: DeleteCustomer, principal: Principal, uow: UnitOf
         await uow.commit()
 
 
-def _fields(customer: Customer) -> dict[str, str | None]:
-    return {"name": customer.name, "email": customer.email, "phone": customer.phone}
+def _fields(customer: Customer) -> dict[str, Any]:
+    return customer_fields(customer)
 
 
 def _event(event_type: str, customer: Customer, at: datetime) -> DomainEvent:
     data = {
         "object": "customer",
         "id": str(customer.id),
-        "name": customer.name,
-        "email": customer.email,
-        "phone": customer.phone,
+        **customer_fields(customer),
         "created_at": customer.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": customer.updated_at.isoformat().replace("+00:00", "Z"),
     }

@@ -26,6 +26,14 @@ class Action(StrEnum):
     OWNERSHIP_TRANSFER = "team:transfer_ownership"
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
+    SCHEDULING_READ = "scheduling:read"
+    SCHEDULING_WRITE = "scheduling:write"
+    # Resources, their hours and overrides, and their public calendar feeds.
+    SCHEDULING_MANAGE = "scheduling:manage"
+    SALES_READ = "sales:read"
+    SALES_WRITE = "sales:write"
+    # Sales settings, voiding invoices, refunds.
+    SALES_MANAGE = "sales:manage"
     INTEGRATIONS_READ = "integrations:read"
     INTEGRATIONS_WRITE = "integrations:write"
     WEBHOOKS_READ = "webhooks:read"
@@ -56,6 +64,12 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.OWNERSHIP_TRANSFER: Rule(_OWNER, None),
     Action.CUSTOMERS_READ: Rule(_EVERYONE, ("customers", Access.READ)),
     Action.CUSTOMERS_WRITE: Rule(_EVERYONE, ("customers", Access.WRITE)),
+    Action.SCHEDULING_READ: Rule(_EVERYONE, ("scheduling", Access.READ)),
+    Action.SCHEDULING_WRITE: Rule(_EVERYONE, ("scheduling", Access.WRITE)),
+    Action.SCHEDULING_MANAGE: Rule(_MANAGERS, ("scheduling", Access.WRITE)),
+    Action.SALES_READ: Rule(_EVERYONE, ("sales", Access.READ)),
+    Action.SALES_WRITE: Rule(_EVERYONE, ("sales", Access.WRITE)),
+    Action.SALES_MANAGE: Rule(_MANAGERS, ("sales", Access.WRITE)),
     # Even masked, provider settings are for the people who run the account.
     Action.INTEGRATIONS_READ: Rule(_MANAGERS, ("integrations", Access.READ)),
     Action.INTEGRATIONS_WRITE: Rule(_MANAGERS, ("integrations", Access.WRITE)),

@@ -21,6 +21,9 @@ from switchboard.entrypoints.http.blueprints import (
     customers,
     health,
     integrations,
+    public_quotes,
+    sales,
+    scheduling,
     team,
     tenant,
     webhook_endpoints,
@@ -42,6 +45,9 @@ BLUEPRINTS = (
     admin,
     webhooks,
     webhook_endpoints,
+    scheduling,
+    sales,
+    public_quotes,
 )
 
 
@@ -70,6 +76,7 @@ def create_app(container: Container | None = None) -> Quart:
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
     app.register_blueprint(admin.sign_in)
+    app.register_blueprint(scheduling.feeds)
     observability.install(app)
     errors.register_error_handlers(app)
 

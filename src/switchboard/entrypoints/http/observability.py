@@ -89,7 +89,8 @@ async def _guard() -> None:
         )
     declares_body = bool(request.mimetype) or _has_body()
     # Providers post webhooks in their own formats (Twilio: form-encoded); the plugin checks them.
-    provider_call = request.path.startswith("/v1/webhooks/")
+    # The public quote page's buttons are HTML forms (blueprints/public_quotes.py).
+    provider_call = request.path.startswith(("/v1/webhooks/", "/q/"))
     if (
         request.method in _BODY_METHODS
         and declares_body
@@ -134,7 +135,8 @@ def _is_json(mimetype: str) -> bool:
 
 async def _finish(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():  # a page may set a stricter policy of its own
+        response.headers.setdefault(name, value)
     if request.path.startswith("/v1/"):
         response.headers["Cache-Control"] = "no-store"
 
@@ -148,7 +150,7 @@ async def _finish(response: Response) -> Response:
         request_id=g.get("request_id"),
         method=request.method,
         route=route,
-        path=request.path,
+        path=_loggable(request.path),
         status=response.status_code,
         duration_ms=round(elapsed * 1000, 2),
         tenant_id=str(principal.tenant_id) if principal else None,
@@ -156,6 +158,16 @@ async def _finish(response: Response) -> Response:
         admin_id=str(g.admin_id) if g.get("admin_id") else None,
     )
     return response
+
+
+def _loggable(path: str) -> str:
+    """The path, less the credential a public quote link or calendar feed carries in it."""
+    if path.startswith("/ical/"):
+        return "/ical/[feed].ics"
+    if not path.startswith("/q/"):
+        return path
+    _, _, rest = path[3:].partition("/")
+    return "/q/[link]" + (f"/{rest}" if rest else "")
 
 
 def metrics_response() -> Response:

@@ -12,7 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from switchboard.core.customers.model import Customer
+from switchboard.core.customers.model import ContactChannel, Customer, address_fields
+from switchboard.core.customers.timeline import TimelineEntry, TimelineKind
 from switchboard.core.flags.model import EffectiveFlag, Plan
 from switchboard.core.identity.model import User
 from switchboard.core.tenancy.model import Role, Tenant
@@ -83,12 +84,26 @@ def render_flags(flags: dict[str, EffectiveFlag]) -> dict[str, Any]:
     }
 
 
+class AddressOut(BaseModel):
+    label: str | None
+    line1: str
+    line2: str | None
+    city: str
+    region: str | None
+    postal_code: str | None
+    country: str  # ISO 3166-1 alpha-2
+
+
 class CustomerOut(BaseModel):
     object: Literal["customer"]
     id: UUID
     name: str
     email: str | None
     phone: str | None
+    addresses: list[AddressOut]
+    tags: list[str]
+    notes: str | None
+    preferred_channel: ContactChannel
     created_at: datetime
     updated_at: datetime
 
@@ -104,6 +119,24 @@ class ListOut(BaseModel, Generic[Item]):
 
 class CustomerListOut(ListOut[CustomerOut]):
     """A page of customers, newest first."""
+
+
+class TimelineRefOut(BaseModel):
+    object: str
+    id: UUID
+
+
+class TimelineEntryOut(BaseModel):
+    object: Literal["timeline_entry"]
+    id: UUID
+    kind: TimelineKind
+    occurred_at: datetime
+    summary: str
+    ref: TimelineRefOut
+
+
+class TimelineOut(ListOut[TimelineEntryOut]):
+    """A page of a customer's timeline, newest first."""
 
 
 def render_tenant(tenant: Tenant) -> dict[str, Any]:
@@ -134,6 +167,21 @@ def render_customer(customer: Customer) -> dict[str, Any]:
         "name": customer.name,
         "email": customer.email,
         "phone": customer.phone,
+        "addresses": [address_fields(address) for address in customer.addresses],
+        "tags": list(customer.tags),
+        "notes": customer.notes,
+        "preferred_channel": customer.preferred_channel.value,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
+    }
+
+
+def render_timeline_entry(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "object": "timeline_entry",
+        "id": entry.id,
+        "kind": entry.kind.value,
+        "occurred_at": entry.occurred_at,
+        "summary": entry.summary,
+        "ref": {"object": entry.ref.object, "id": entry.ref.id},
     }

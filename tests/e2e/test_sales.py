@@ -15,6 +15,7 @@ import pypdf
 import pytest
 
 from switchboard.core.sales.handlers import EMAIL_KIND
+from switchboard.entrypoints.http.blueprints.audit import AuditEventOut
 from switchboard.entrypoints.http.blueprints.sales import (
     InvoiceListOut,
     InvoiceOut,
@@ -636,3 +637,17 @@ async def test_the_sales_routes_are_documented_in_openapi(client):
 
     assert {"/v1/quotes", "/v1/invoices/{invoice_id}/payments", "/v1/sales/settings"} <= paths
     assert not any(path.startswith("/q/") for path in paths)  # the customer's page is not the API
+
+
+async def test_a_customers_answer_shows_in_the_audit_log_with_the_customer_as_actor(client, shop):
+    owner, customer_id = shop
+    sent, page = await sent_quote(client, owner, customer_id)
+    await client.post(f"{page}/accept")
+
+    log = await ok(
+        await client.get("/v1/audit-logs", query_string={"target_id": sent["id"]}, headers=owner.auth)
+    )
+
+    answer = next(event for event in log["data"] if event["action"] == "quote.accepted")
+    conforms(AuditEventOut, answer)
+    assert answer["actor"] == {"type": "customer", "id": customer_id, "on_behalf_of_admin": None}

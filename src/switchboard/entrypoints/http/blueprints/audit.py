@@ -62,7 +62,7 @@ class ExportQuery(AuditFilters):
 
 
 class ActorOut(BaseModel):
-    type: Literal["user", "api_key", "platform_admin", "system"]
+    type: Literal["user", "api_key", "platform_admin", "system", "customer"]
     id: UUID | None
     on_behalf_of_admin: UUID | None
 

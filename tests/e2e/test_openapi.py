@@ -40,7 +40,12 @@ PUBLIC_OPERATIONS = {
     ]
 } | {
     (path, "get")
-    for path in ["/v1/auth/sign-in", "/v1/auth/sign-in/{provider}", "/v1/auth/sign-in/{provider}/callback"]
+    for path in [
+        "/v1/auth/sign-in",
+        "/v1/auth/sign-in/{provider}",
+        "/v1/auth/sign-in/{provider}/callback",
+        "/v1/calendar-connections/{provider}/callback",
+    ]
 }
 
 

@@ -65,6 +65,8 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("GET", "/v1/customers/{customer_id}/timeline"): Action.CUSTOMERS_READ,
     ("GET", "/v1/sales/settings"): Action.SALES_READ,
     ("PATCH", "/v1/sales/settings"): Action.SALES_MANAGE,
+    ("GET", "/v1/reminders/settings"): Action.REMINDERS_READ,
+    ("PATCH", "/v1/reminders/settings"): Action.REMINDERS_MANAGE,
     ("GET", "/v1/quotes"): Action.SALES_READ,
     ("POST", "/v1/quotes"): Action.SALES_WRITE,
     ("GET", "/v1/quotes/{quote_id}"): Action.SALES_READ,
@@ -88,6 +90,10 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("POST", "/v1/invoices/{invoice_id}/payments"): Action.SALES_WRITE,
     ("GET", "/v1/invoices/{invoice_id}/payments/{payment_id}"): Action.SALES_READ,
     ("POST", "/v1/invoices/{invoice_id}/refunds"): Action.SALES_MANAGE,
+    ("GET", "/v1/invoices/{invoice_id}/refunds"): Action.SALES_READ,
+    ("GET", "/v1/invoices/{invoice_id}/refunds/{refund_id}"): Action.SALES_READ,
+    ("POST", "/v1/invoices/{invoice_id}/payment-intent"): Action.SALES_WRITE,
+    ("POST", "/v1/invoices/{invoice_id}/payment-link"): Action.SALES_WRITE,
     ("GET", "/v1/resources"): Action.SCHEDULING_READ,
     ("POST", "/v1/resources"): Action.SCHEDULING_MANAGE,
     ("GET", "/v1/resources/{resource_id}"): Action.SCHEDULING_READ,
@@ -100,6 +106,11 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("DELETE", "/v1/resources/{resource_id}/overrides/{day}"): Action.SCHEDULING_MANAGE,
     ("POST", "/v1/resources/{resource_id}/feed"): Action.SCHEDULING_MANAGE,
     ("DELETE", "/v1/resources/{resource_id}/feed"): Action.SCHEDULING_MANAGE,
+    ("GET", "/v1/resources/{resource_id}/calendar"): Action.SCHEDULING_READ,
+    ("POST", "/v1/resources/{resource_id}/calendar"): Action.SCHEDULING_MANAGE,
+    ("DELETE", "/v1/resources/{resource_id}/calendar"): Action.SCHEDULING_MANAGE,
+    ("POST", "/v1/resources/{resource_id}/calendar/sync"): Action.SCHEDULING_MANAGE,
+    ("POST", "/v1/calendar-connections"): Action.INTEGRATIONS_WRITE,
     ("GET", "/v1/appointments"): Action.SCHEDULING_READ,
     ("POST", "/v1/appointments"): Action.SCHEDULING_WRITE,
     ("GET", "/v1/appointments/{appointment_id}"): Action.SCHEDULING_READ,
@@ -150,6 +161,7 @@ NOT_TENANT_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/auth/sign-in"): "public",
     ("GET", "/v1/auth/sign-in/{provider}"): "public",
     ("GET", "/v1/auth/sign-in/{provider}/callback"): "public",
+    ("GET", "/v1/calendar-connections/{provider}/callback"): "public: the signed state is the credential",
     ("POST", "/v1/admin/auth/login"): "platform admin",
     ("GET", "/v1/admin/tenants"): "platform admin",
     ("POST", "/v1/admin/tenants/{tenant_id}/suspend"): "platform admin",
@@ -194,6 +206,7 @@ BODIES: dict[tuple[str, str], Body] = {
     },
     ("PATCH", "/v1/integrations/{integration_id}"): lambda w, pw: {"enabled": False},
     ("PATCH", "/v1/sales/settings"): lambda w, pw: {"payment_terms_days": 14},
+    ("PATCH", "/v1/reminders/settings"): lambda w, pw: {"appointment_reminder_hours": 48},
     ("POST", "/v1/quotes"): lambda w, pw: {"customer_id": w.ids["customer_id"], "lines": [WALK_LINE]},
     ("PATCH", "/v1/quotes/{quote_id}"): lambda w, pw: {"notes": "Walked"},
     ("POST", "/v1/invoices"): lambda w, pw: {"customer_id": w.ids["customer_id"], "lines": [WALK_LINE]},
@@ -206,10 +219,14 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/invoices/{invoice_id}/refunds"): lambda w, pw: {
         "amount": {"amount": 100, "currency": "USD"}
     },
+    ("POST", "/v1/invoices/{invoice_id}/payment-intent"): lambda w, pw: {},
+    ("POST", "/v1/invoices/{invoice_id}/payment-link"): lambda w, pw: {},
     ("POST", "/v1/resources"): lambda w, pw: WALK_RESOURCE,
     ("PATCH", "/v1/resources/{resource_id}"): lambda w, pw: {"name": "Walked resource"},
     ("POST", "/v1/resources/{resource_id}/overrides"): lambda w, pw: {"date": _walk_day(), "closed": True},
     ("PATCH", "/v1/resources/{resource_id}/overrides/{day}"): lambda w, pw: {"reason": "Walked"},
+    ("POST", "/v1/resources/{resource_id}/calendar"): lambda w, pw: {"calendar_id": "primary"},
+    ("POST", "/v1/calendar-connections"): lambda w, pw: {"provider": "google_calendar"},
     ("POST", "/v1/appointments"): lambda w, pw: _walk_booking(w),
     ("PATCH", "/v1/appointments/{appointment_id}"): lambda w, pw: {"notes": "Walked"},
     ("POST", "/v1/appointments/{appointment_id}/status"): lambda w, pw: {"status": "confirmed"},
@@ -530,7 +547,7 @@ def test_every_action_of_the_table_guards_at_least_one_route():
 
 def test_the_not_tenant_routes_are_public_admin_or_incoming_webhooks_by_their_blueprint(app):
     """A route is only left out of the walk if it lives in a public, admin or webhook blueprint."""
-    outside = {"auth", "admin_auth", "admin", "webhooks"}
+    outside = {"auth", "admin_auth", "admin", "webhooks", "calendar_callbacks"}
     for rule in app.app.url_map.iter_rules():
         path = _PARAMETER.sub(r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:

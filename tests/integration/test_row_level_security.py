@@ -97,7 +97,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
     },
     "integrations": lambda tenant_id, _user_id: {
         "tenant_id": tenant_id,
-        "id": uuid.uuid4(),
+        "id": _seeded_integration_id(tenant_id),
         "provider": "fake_email",
         "capability": "email",
         "enabled": False,  # disabled rows never meet the one-enabled-per-capability index
@@ -225,6 +225,20 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
         "updated_at": _now(),
         "version": 1,
     },
+    "reminder_settings": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "appointment_confirmation": True,
+        "appointment_reminder": True,
+        "appointment_reminder_hours": 24,
+        "quote_follow_up": False,
+        "quote_follow_up_days": 3,
+        "invoice_overdue": True,
+        "invoice_overdue_days": 1,
+        "invoice_overdue_repeat_days": 7,
+        "invoice_overdue_max": 3,
+        "updated_at": _now(),
+        "version": 1,
+    },
     "sales_counters": lambda tenant_id, _user_id: {
         "tenant_id": tenant_id,
         "kind": "invoice",
@@ -255,7 +269,7 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
     ),
     "payments": lambda tenant_id, _user_id: {
         "tenant_id": tenant_id,
-        "id": uuid.uuid4(),
+        "id": _seeded_payment_id(tenant_id),
         "invoice_id": _seeded_invoice_id(tenant_id),
         "customer_id": uuid.uuid4(),
         "kind": "payment",
@@ -271,6 +285,38 @@ ROW_BUILDERS: dict[str, Callable[[uuid.UUID, uuid.UUID], Row]] = {
 
 def _seeded_invoice_id(tenant_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(tenant_id, "seeded invoice")
+
+
+def _seeded_payment_id(tenant_id: uuid.UUID) -> uuid.UUID:
+    """The seeded payment, which the seeded provider payment and refund name."""
+    return uuid.uuid5(tenant_id, "seeded payment")
+
+
+ROW_BUILDERS |= {
+    "provider_payments": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "payment_id": _seeded_payment_id(tenant_id),
+        "invoice_id": _seeded_invoice_id(tenant_id),
+        "provider": "stripe",
+        "provider_payment_id": "pi_" + secrets.token_hex(8),
+        "created_at": _now(),
+    },
+    "provider_refunds": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "invoice_id": _seeded_invoice_id(tenant_id),
+        "payment_id": _seeded_payment_id(tenant_id),
+        "provider": "stripe",
+        "provider_payment_id": "pi_" + secrets.token_hex(8),
+        "amount": 200,
+        "currency": "EUR",
+        "status": "pending",
+        "provider_refund_id": "re_" + secrets.token_hex(8),
+        "created_at": _now(),
+        "updated_at": _now(),
+        "version": 1,
+    },
+}
 
 
 def _sales_document(tenant_id: uuid.UUID, document_id: uuid.UUID) -> Row:
@@ -354,7 +400,44 @@ SEED_ORDER = (
     "customers",
     "idempotency_keys",
     "resources",
+    "integrations",
+    "resource_calendars",
 )
+
+
+def _seeded_integration_id(tenant_id: uuid.UUID) -> uuid.UUID:
+    """The seeded integration, which the seeded calendar links name."""
+    return uuid.uuid5(tenant_id, "seeded integration")
+
+
+ROW_BUILDERS |= {
+    "resource_calendars": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "resource_id": _seeded_resource_id(tenant_id),
+        "integration_id": _seeded_integration_id(tenant_id),
+        "calendar_id": "primary",
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+    "calendar_busy_events": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "resource_id": _seeded_resource_id(tenant_id),
+        "event_id": secrets.token_hex(10),
+        "starts_at": _now(),
+        "ends_at": _now() + timedelta(hours=1),
+    },
+    "calendar_event_links": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "appointment_id": uuid.uuid4(),
+        "integration_id": _seeded_integration_id(tenant_id),
+        "calendar_id": "primary",
+        "event_id": secrets.token_hex(10),
+        "starts_at": _now(),
+        "ends_at": _now() + timedelta(hours=1),
+        "appointment_version": 1,
+        "updated_at": _now(),
+    },
+}
 
 # One fresh, valid row per table that belongs to a person rather than a tenant (a user_id and no
 # tenant_id): row-level security shows such a row only while acting as that person.

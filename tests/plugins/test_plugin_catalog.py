@@ -87,7 +87,17 @@ def test_the_built_in_catalog_lists_its_plugins_and_their_providers_with_no_erro
     catalog = build_plugin_catalog(load_entry_points=False)
 
     assert [(p.name, p.version, p.error) for p in catalog.plugins] == [
-        (name, __version__, None) for name in ("fake", "stripe", "twilio", "sendgrid", "google", "github")
+        (name, __version__, None)
+        for name in (
+            "fake",
+            "stripe",
+            "twilio",
+            "sendgrid",
+            "google",
+            "github",
+            "google_calendar",
+            "outlook_calendar",
+        )
     ]
     assert_fake_plugin_loaded(catalog)
     assert [(d.slug, d.capability, d.plugin) for d in catalog.all()] == [
@@ -96,6 +106,8 @@ def test_the_built_in_catalog_lists_its_plugins_and_their_providers_with_no_erro
         ("fake_sms", Capability.SMS, "fake"),
         ("github", Capability.SIGN_IN, "github"),
         ("google", Capability.SIGN_IN, "google"),
+        ("google_calendar", Capability.CALENDAR, "google_calendar"),
+        ("outlook_calendar", Capability.CALENDAR, "outlook_calendar"),
         ("sendgrid", Capability.EMAIL, "sendgrid"),
         ("stripe", Capability.PAYMENTS, "stripe"),
         ("twilio", Capability.SMS, "twilio"),

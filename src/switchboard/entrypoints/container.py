@@ -7,11 +7,12 @@ connection pool is created closed and opened by the app when it starts serving.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 from dependency_injector import containers, providers
 
-from switchboard.adapters.calendar_busy import NoConnectedCalendars
+from switchboard.adapters.calendar_busy import busy_times_for
 from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.email.console import ConsoleEmailSender
 from switchboard.adapters.memory.store import MemoryStore
@@ -35,12 +36,19 @@ from switchboard.adapters.throttling.limits_throttle import LimitsAttemptThrottl
 from switchboard.adapters.webhooks.sender import HttpWebhookSender
 from switchboard.core.identity.sessions import Identity
 from switchboard.core.sales.public import QuoteLinks
+from switchboard.core.scheduling.calendar_sync import CalendarConnections, CalendarSync
+from switchboard.entrypoints.online_payments import payment_event_handlers, payment_performers
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
-from switchboard.entrypoints.worker import Worker
+from switchboard.entrypoints.worker import Performer, Worker
+from switchboard.plugins.calendars import OperatorCalendarProviders
 from switchboard.plugins.manager import build_plugin_catalog
 from switchboard.plugins.registry import PluginProviderRegistry
 from switchboard.plugins.sign_in import OperatorSignInProviders
+
+
+def _all_performers(*groups: dict[str, Performer]) -> dict[str, Performer]:
+    return {kind: performer for group in groups for kind, performer in group.items()}
 
 
 class Container(containers.DeclarativeContainer):
@@ -102,8 +110,29 @@ class Container(containers.DeclarativeContainer):
     document_renderer = providers.Singleton(FpdfDocumentRenderer)
     quote_links = providers.Singleton(QuoteLinks, directory=directory, units=units, clock=clock)
 
-    # Busy times of connected calendars: none until the calendar plugins exist.
-    busy_times = providers.Singleton(NoConnectedCalendars)
+    # Connected calendars: the operator's OAuth clients (SWITCHBOARD_CALENDAR_PROVIDERS), what
+    # connecting a tenant's account needs, the worker's pushes and syncs, and busy times (none
+    # at all when no calendar provider is configured).
+    calendar_providers = providers.Singleton(OperatorCalendarProviders, plugins, config.calendar_providers)
+    calendar_connections = providers.Singleton(
+        CalendarConnections,
+        units=units,
+        providers=calendar_providers,
+        tokens=access_tokens,
+        box=secret_box,
+        clock=clock,
+    )
+    calendar_sync = providers.Singleton(
+        CalendarSync,
+        units=units,
+        providers=calendar_providers,
+        box=secret_box,
+        clock=clock,
+        sync_every=providers.Callable(lambda m: timedelta(minutes=m), config.calendar_sync_minutes),
+    )
+    busy_times = providers.Singleton(
+        busy_times_for, calendar_providers, calendar_sync, config.calendar_busy_cache_seconds
+    )
 
     job_claims = providers.Selector(
         config.storage,
@@ -112,7 +141,21 @@ class Container(containers.DeclarativeContainer):
     )
     webhook_sender = providers.Singleton(HttpWebhookSender, allow_loopback=config.webhooks_allow_loopback)
     worker = providers.Factory(
-        Worker, job_claims, units, provider_registry, clock, webhook_sender, secret_box
+        Worker,
+        job_claims,
+        units,
+        provider_registry,
+        clock,
+        webhook_sender,
+        secret_box,
+        # Payments and refunds that providers' events tell of; refunds sent to providers.
+        event_handlers=providers.Factory(payment_event_handlers, plugins, units, clock),
+        performers=providers.Factory(
+            _all_performers,
+            providers.Factory(payment_performers, units, provider_registry, clock),
+            # Bookings pushed to connected calendars, and their periodic syncs.
+            providers.Callable(lambda sync: sync.performers(), calendar_sync),
+        ),
     )
 
     readiness = providers.Selector(

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Outside sign-in providers, by plugin slug: {"google": {"client_id": ..., ...}}.
     sign_in_providers: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
+    # The operator's OAuth clients for tenants' calendars, by plugin slug:
+    # {"google_calendar": {"client_id": ..., "client_secret": ...}, "outlook_calendar": {...}}.
+    calendar_providers: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
+    # Minutes between two syncs of a linked calendar; seconds a calendar's busy times are cached.
+    calendar_sync_minutes: int = Field(default=5, ge=1, le=1440)
+    calendar_busy_cache_seconds: int = Field(default=30, ge=0, le=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -19,6 +19,8 @@ import structlog
 from switchboard.core.identity.sessions import ACCOUNT_EMAIL
 from switchboard.core.queues.handlers import run_inbox_event, run_outbox_message
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
+from switchboard.core.reminders.handlers import prepare_reminder, reminder_sent
+from switchboard.core.reminders.model import REMINDER_KIND, ReminderPayloadInvalid
 from switchboard.core.webhooks.handlers import DELIVER, deliver
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import JobClaims, UnitOfWorkFactory
@@ -34,6 +36,7 @@ from switchboard.ports.providers import (
 log = structlog.get_logger("switchboard.worker")
 
 EventHandler = Callable[[InboxEvent], Awaitable[None]]
+Performer = Callable[[OutboxMessage], Awaitable[None]]
 IDLE_SLICE_SECONDS = 0.25
 
 
@@ -51,6 +54,7 @@ class Worker:
         lease_seconds: int = 60,
         idle_seconds: float = 1.0,
         event_handlers: dict[tuple[str, str], EventHandler] | None = None,
+        performers: dict[str, Performer] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._claims = claims
@@ -64,11 +68,13 @@ class Worker:
         self._idle_seconds = idle_seconds
         self._event_handlers = event_handlers or {}
         self._rng = rng or random.Random()  # noqa: S311 (retry jitter, not security)
-        self._performers: dict[str, Callable[[OutboxMessage], Awaitable[None]]] = {
+        self._performers: dict[str, Performer] = {
             "email.send": self._send_email,
             ACCOUNT_EMAIL: self._send_account_email,
             "sms.send": self._send_sms,
             DELIVER: self._deliver_webhook,
+            REMINDER_KIND: self._send_reminder,
+            **(performers or {}),  # other kinds, by the use cases that enqueue them
         }
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -146,6 +152,26 @@ class Worker:
             self._box,
             self._clock,
         )
+
+    async def _send_reminder(self, job: OutboxMessage) -> None:
+        """Decide at send time whether the reminder still applies, send it by the customer's
+        channel through the tenant's provider, then record it (and schedule the next overdue one)."""
+        try:
+            outgoing = await prepare_reminder(job.tenant_id, job.payload, self._units, self._clock)
+        except ReminderPayloadInvalid as error:
+            raise PermanentFailure(str(error)) from error
+        if outgoing is None:
+            return
+        key = str(job.id)
+        if outgoing.channel == "sms":
+            sms = await self._registry.sms_for(job.tenant_id)
+            await sms.send_sms(SmsMessage(outgoing.to, f"{outgoing.subject}. {outgoing.text}", key))
+        else:
+            email = await self._registry.email_for(job.tenant_id)
+            await email.send_email(
+                EmailMessage(outgoing.to, outgoing.subject, outgoing.text, idempotency_key=key)
+            )
+        await reminder_sent(job.tenant_id, outgoing, self._units, self._clock)
 
     async def _send_sms(self, job: OutboxMessage) -> None:
         message = _build(SmsMessage, job)

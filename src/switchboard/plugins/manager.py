@@ -98,6 +98,8 @@ BUILTIN_PLUGINS = (
     "switchboard.plugins.sendgrid:SendGridPlugin",
     "switchboard.plugins.google:GooglePlugin",
     "switchboard.plugins.github:GitHubPlugin",
+    "switchboard.plugins.google_calendar:GoogleCalendarPlugin",
+    "switchboard.plugins.outlook_calendar:OutlookCalendarPlugin",
 )
 
 

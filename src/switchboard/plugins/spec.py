@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
 from pydantic import BaseModel, SecretStr
 
 from switchboard.core.integrations.model import Capability
+from switchboard.core.sales.provider_payments import PaymentNotice
 from switchboard.ports.providers import IncomingWebhook, ProviderEvent
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -50,6 +52,12 @@ class ProviderSpec:
     # Checks an incoming call with the provider's own scheme and the tenant's configuration,
     # and returns its events; raises WebhookRejected when it cannot be proven genuine and fresh.
     verify_webhook: Callable[[Any, IncomingWebhook], list[ProviderEvent]] | None = None
+    # A payments provider's events that tell of payments and refunds, by event type, each with
+    # the function that reads one verified event into the core's notices (PaymentSucceeded,
+    # RefundChanged); the worker records what they tell (docs/payments.md).
+    payment_events: Mapping[str, Callable[[ProviderEvent], list[PaymentNotice]]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if not _SLUG.match(self.slug):

@@ -34,6 +34,13 @@ from switchboard.core.pagination import Page, PageRequest, Position
 from switchboard.core.queues.model import InboxEvent, OutboxMessage
 from switchboard.core.tenancy.model import Invitation, Member, Membership, Role, Tenant, TenantStatus
 from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
+from switchboard.ports.calendar import (
+    CalendarEventLinkRepository,
+    ExternalBusyRepository,
+    ResourceCalendarRepository,
+)
+from switchboard.ports.provider_payments import ProviderPaymentRepository, ProviderRefundRepository
+from switchboard.ports.reminders import ReminderSettingsRepository
 from switchboard.ports.sales import (
     InvoiceRepository,
     PaymentRepository,
@@ -458,11 +465,18 @@ class UnitOfWork(Protocol):
     resource_overrides: ResourceOverrideRepository
     appointments: AppointmentRepository
     calendar_feeds: CalendarFeedRepository
+    # Connected calendars (ports/calendar.py): resource links, recorded busy times, pushed events.
+    resource_calendars: ResourceCalendarRepository
+    calendar_busy: ExternalBusyRepository
+    calendar_events: CalendarEventLinkRepository
     sales_settings: SalesSettingsRepository
     sales_counters: SalesCounterRepository
     quotes: QuoteRepository
     invoices: InvoiceRepository
     payments: PaymentRepository
+    provider_payments: ProviderPaymentRepository
+    provider_refunds: ProviderRefundRepository
+    reminder_settings: ReminderSettingsRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -54,11 +54,38 @@ class PaymentIntent:
 
 
 @dataclass(frozen=True)
+class PaymentLinkRequest:
+    """A page the provider hosts where the customer pays ``amount`` (e.g. a Stripe Checkout
+    Session), sending them to ``success_url`` afterwards (``cancel_url`` if they give up)."""
+
+    amount: int  # minor units
+    currency: str  # ISO 4217, upper case
+    description: str  # what the customer sees they are paying for
+    success_url: str
+    cancel_url: str | None = None
+    customer_email: str | None = None
+    # Attached to the payment the page takes, so its success event names what it paid.
+    metadata: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentLink:
+    provider_id: str  # the provider's id of the page (a Checkout Session: cs_...)
+    url: str
+    amount: int
+    currency: str
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class RefundRequest:
     payment_id: str  # the provider's id of the payment intent
     amount: int | None = None  # minor units; None refunds what remains
     reason: str | None = None
     idempotency_key: str | None = None
+    # Attached to the refund, so the provider's refund events name Switchboard's refund.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,11 @@ class SmsSender(Protocol):
 
 class PaymentsPort(Protocol):
     async def create_payment_intent(self, request: PaymentIntentRequest) -> PaymentIntent: ...
+
+    async def create_payment_link(self, request: PaymentLinkRequest) -> PaymentLink:
+        """A hosted payment page for ``request.amount``; a repeat with the same idempotency key
+        answers the same page."""
+        ...
 
     async def refund(self, request: RefundRequest) -> Refund: ...
 

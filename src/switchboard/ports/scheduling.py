@@ -7,7 +7,7 @@ them is confined to the unit of work's tenant, like every other repository.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from switchboard.core.customers.timeline import TimelineEntry
@@ -20,6 +20,9 @@ from switchboard.core.scheduling.model import (
     ResourceKind,
     ResourceOverride,
 )
+
+if TYPE_CHECKING:  # persistence.py imports this module
+    from switchboard.ports.persistence import UnitOfWork
 
 
 class ResourceRepository(Protocol):
@@ -127,7 +130,18 @@ class BusyTimes(Protocol):
     """When a resource is busy in the calendars connected to it (Google, Outlook, ...)."""
 
     async def busy(
-        self, tenant_id: UUID, resource_id: UUID, start: datetime, end: datetime
+        self,
+        tenant_id: UUID,
+        resource_id: UUID,
+        start: datetime,
+        end: datetime,
+        *,
+        within: UnitOfWork | None = None,
     ) -> list[tuple[datetime, datetime]]:
-        """Busy (start, end) pairs, timezone-aware, overlapping [start, end); any order."""
+        """Busy (start, end) pairs, timezone-aware, overlapping [start, end); any order.
+
+        ``within``: the caller's open unit of work (a move asks inside its transaction). An
+        implementation then reads what it stored through it, never through a second unit of
+        work (the memory store's units take turns; a second one would wait for the first).
+        """
         ...

@@ -575,7 +575,12 @@ class MemoryIntegrationRepository(_Scoped):
         return True
 
     async def delete(self, integration_id: UUID) -> bool:
-        return self._tx.write("integrations").pop((self._tenant_id, integration_id), None) is not None
+        from switchboard.adapters.memory.calendars import forget_links_of_integration  # imports this module
+
+        found = self._tx.write("integrations").pop((self._tenant_id, integration_id), None) is not None
+        if found:  # ON DELETE CASCADE: the calendar links made through it
+            forget_links_of_integration(self._tx, self._tenant_id, integration_id)
+        return found
 
     def _own(self) -> list[Integration]:
         return [i for (tid, _), i in self._tx.read("integrations").items() if tid == self._tenant_id]

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from uuid import UUID
 
+from switchboard.adapters.memory.calendars import forget_links_of_resource
 from switchboard.adapters.memory.repositories import _keyset_page, _Scoped, newest_first
 from switchboard.core.customers.timeline import TimelineEntry, newest_after
 from switchboard.core.errors import Conflict
@@ -78,6 +79,7 @@ class MemoryResourceRepository(_Scheduling):
         for table in ("resource_overrides", "calendar_feeds"):  # ON DELETE CASCADE
             for doomed in self._naming(table, resource_id):
                 del self._tx.write(table)[doomed]
+        forget_links_of_resource(self._tx, self._tenant_id, resource_id)  # ON DELETE CASCADE
         return True
 
 

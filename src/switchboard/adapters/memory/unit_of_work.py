@@ -10,6 +10,16 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from switchboard.adapters.memory.calendars import (
+    MemoryCalendarEventLinkRepository,
+    MemoryExternalBusyRepository,
+    MemoryResourceCalendarRepository,
+)
+from switchboard.adapters.memory.provider_payments import (
+    MemoryProviderPaymentRepository,
+    MemoryProviderRefundRepository,
+)
+from switchboard.adapters.memory.reminders import MemoryReminderSettingsRepository
 from switchboard.adapters.memory.repositories import (
     MemoryAccountTokenRepository,
     MemoryApiKeyRepository,
@@ -94,10 +104,16 @@ class MemoryUnitOfWork:
         self.quotes = MemoryQuoteRepository(*scope)
         self.invoices = MemoryInvoiceRepository(*scope)
         self.payments = MemoryPaymentRepository(*scope)
+        self.provider_payments = MemoryProviderPaymentRepository(*scope)
+        self.provider_refunds = MemoryProviderRefundRepository(*scope)
+        self.reminder_settings = MemoryReminderSettingsRepository(*scope)
         self.resources = MemoryResourceRepository(*scope)
         self.resource_overrides = MemoryResourceOverrideRepository(*scope)
         self.appointments = MemoryAppointmentRepository(*scope)
         self.calendar_feeds = MemoryCalendarFeedRepository(*scope)
+        self.resource_calendars = MemoryResourceCalendarRepository(*scope)
+        self.calendar_busy = MemoryExternalBusyRepository(*scope)
+        self.calendar_events = MemoryCalendarEventLinkRepository(*scope)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

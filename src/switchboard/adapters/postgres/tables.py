@@ -713,3 +713,174 @@ payments = Table(
     Index("payments_by_invoice_idx", "tenant_id", "invoice_id", "created_at"),
     Index("payments_by_customer_idx", "tenant_id", "customer_id", text("created_at DESC"), text("id DESC")),
 )
+
+# --- online payments (0011): payments taken and refunds given through a payments provider -----
+
+# Which payments were taken through a provider, by the provider's id for them (a Stripe payment
+# intent): the refunds of these go back through the provider.
+provider_payments = Table(
+    "provider_payments",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("payment_id", UUID(as_uuid=True), nullable=False),
+    Column("invoice_id", UUID(as_uuid=True), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("provider_payment_id", Text, nullable=False),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("tenant_id", "payment_id"),
+    UniqueConstraint(
+        "tenant_id", "provider", "provider_payment_id", name="provider_payments_provider_payment_id_key"
+    ),
+    ForeignKeyConstraint(
+        ["tenant_id", "payment_id"],
+        ["payments.tenant_id", "payments.id"],
+        name="provider_payments_payment_fkey",
+    ),
+    ForeignKeyConstraint(
+        ["tenant_id", "invoice_id"],
+        ["invoices.tenant_id", "invoices.id"],
+        name="provider_payments_invoice_fkey",
+    ),
+)
+
+# Refunds asked of a provider: pending ones hold their amount against the payment until the
+# provider settles them (succeeded: recorded as a refund payment; failed: released).
+provider_refunds = Table(
+    "provider_refunds",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("invoice_id", UUID(as_uuid=True), nullable=False),
+    Column("payment_id", UUID(as_uuid=True), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("provider_payment_id", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("reason", Text),
+    Column("status", Text, nullable=False),
+    Column("provider_refund_id", Text),
+    Column("refund_payment_id", UUID(as_uuid=True)),
+    Column("failure_reason", Text),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "provider_refund_id", name="provider_refunds_provider_refund_id_key"),
+    ForeignKeyConstraint(
+        ["tenant_id", "invoice_id"],
+        ["invoices.tenant_id", "invoices.id"],
+        name="provider_refunds_invoice_fkey",
+    ),
+    ForeignKeyConstraint(
+        ["tenant_id", "payment_id"],
+        ["payments.tenant_id", "payments.id"],
+        name="provider_refunds_payment_fkey",
+    ),
+    ForeignKeyConstraint(
+        ["tenant_id", "refund_payment_id"],
+        ["payments.tenant_id", "payments.id"],
+        name="provider_refunds_refund_payment_fkey",
+    ),
+    CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="provider_refunds_status_check"),
+    CheckConstraint("amount > 0", name="provider_refunds_amount_check"),
+    # Settled as succeeded exactly when the refund was recorded.
+    CheckConstraint(
+        "(status = 'succeeded') = (refund_payment_id IS NOT NULL)", name="provider_refunds_settled_check"
+    ),
+    Index("provider_refunds_by_invoice_idx", "tenant_id", "invoice_id", "created_at"),
+)
+
+# A tenant's reminder switches and timings (none stored: the defaults apply). Migration 0012.
+reminder_settings = Table(
+    "reminder_settings",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("appointment_confirmation", Boolean, nullable=False),
+    Column("appointment_reminder", Boolean, nullable=False),
+    Column("appointment_reminder_hours", Integer, nullable=False),
+    Column("quote_follow_up", Boolean, nullable=False),
+    Column("quote_follow_up_days", Integer, nullable=False),
+    Column("invoice_overdue", Boolean, nullable=False),
+    Column("invoice_overdue_days", Integer, nullable=False),
+    Column("invoice_overdue_repeat_days", Integer, nullable=False),
+    Column("invoice_overdue_max", Integer, nullable=False),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id"),
+)
+
+# --- connected calendars (0013): resources linked to calendars, busy times, pushed events --------
+
+# A resource linked to a calendar of the tenant's connected calendar account (its integration).
+resource_calendars = Table(
+    "resource_calendars",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("resource_id", UUID(as_uuid=True), nullable=False),
+    Column("integration_id", UUID(as_uuid=True), nullable=False),
+    Column("calendar_id", Text, nullable=False),  # the provider's id ("primary", an address, ...)
+    Column("sync_token", Text),  # the provider's sync token (or Graph's delta link)
+    _timestamp("synced_at", nullable=True),
+    Column("sync_job_id", UUID(as_uuid=True)),  # the current periodic sync job
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "resource_id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "resource_id"],
+        ["resources.tenant_id", "resources.id"],
+        ondelete="CASCADE",
+        name="resource_calendars_resource_fkey",
+    ),
+    ForeignKeyConstraint(
+        ["tenant_id", "integration_id"],
+        ["integrations.tenant_id", "integrations.id"],
+        ondelete="CASCADE",
+        name="resource_calendars_integration_fkey",
+    ),
+    Index("resource_calendars_by_integration_idx", "tenant_id", "integration_id"),
+)
+
+# Events of a linked calendar that keep its resource busy, as the periodic sync read them.
+calendar_busy_events = Table(
+    "calendar_busy_events",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("resource_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", Text, nullable=False),
+    _timestamp("starts_at"),
+    _timestamp("ends_at"),
+    PrimaryKeyConstraint("tenant_id", "resource_id", "event_id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "resource_id"],
+        ["resource_calendars.tenant_id", "resource_calendars.resource_id"],
+        ondelete="CASCADE",
+        name="calendar_busy_events_link_fkey",
+    ),
+    CheckConstraint("starts_at < ends_at", name="calendar_busy_events_times_check"),
+    Index("calendar_busy_events_by_end_idx", "tenant_id", "resource_id", "ends_at"),
+)
+
+# Which event of which calendar holds an appointment. No foreign key to the appointment: the link
+# outlives it until its event is deleted from the calendar.
+calendar_event_links = Table(
+    "calendar_event_links",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("appointment_id", UUID(as_uuid=True), nullable=False),
+    Column("integration_id", UUID(as_uuid=True), nullable=False),
+    Column("calendar_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    _timestamp("starts_at"),
+    _timestamp("ends_at"),
+    Column("appointment_version", Integer, nullable=False),
+    _timestamp("updated_at"),
+    PrimaryKeyConstraint("tenant_id", "appointment_id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "integration_id"],
+        ["integrations.tenant_id", "integrations.id"],
+        ondelete="CASCADE",
+        name="calendar_event_links_integration_fkey",
+    ),
+    Index("calendar_event_links_by_calendar_idx", "tenant_id", "integration_id", "calendar_id", "ends_at"),
+)

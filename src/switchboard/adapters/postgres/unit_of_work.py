@@ -11,6 +11,16 @@ import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.adapters.postgres.calendars import (
+    PostgresCalendarEventLinkRepository,
+    PostgresExternalBusyRepository,
+    PostgresResourceCalendarRepository,
+)
+from switchboard.adapters.postgres.provider_payments import (
+    PostgresProviderPaymentRepository,
+    PostgresProviderRefundRepository,
+)
+from switchboard.adapters.postgres.reminders import PostgresReminderSettingsRepository
 from switchboard.adapters.postgres.repositories import (
     PostgresAccountTokenRepository,
     PostgresApiKeyRepository,
@@ -120,10 +130,16 @@ class PostgresUnitOfWork:
         self.quotes = PostgresQuoteRepository(tx, self._tenant_id)
         self.invoices = PostgresInvoiceRepository(tx, self._tenant_id)
         self.payments = PostgresPaymentRepository(tx, self._tenant_id)
+        self.provider_payments = PostgresProviderPaymentRepository(tx, self._tenant_id)
+        self.provider_refunds = PostgresProviderRefundRepository(tx, self._tenant_id)
+        self.reminder_settings = PostgresReminderSettingsRepository(tx, self._tenant_id)
         self.resources = PostgresResourceRepository(tx, self._tenant_id)
         self.resource_overrides = PostgresResourceOverrideRepository(tx, self._tenant_id)
         self.appointments = PostgresAppointmentRepository(tx, self._tenant_id)
         self.calendar_feeds = PostgresCalendarFeedRepository(tx, self._tenant_id)
+        self.resource_calendars = PostgresResourceCalendarRepository(tx, self._tenant_id)
+        self.calendar_busy = PostgresExternalBusyRepository(tx, self._tenant_id)
+        self.calendar_events = PostgresCalendarEventLinkRepository(tx, self._tenant_id)
         return self
 
     async def __aexit__(

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing 
     from switchboard.ports.providers import ProviderCatalog, SecretBox
 
 INTEGRATION_NOT_FOUND = "no integration with this id"
+# A calendar's configuration is its OAuth tokens, which only the provider's consent gives.
+CALENDAR_BY_OAUTH = "calendar accounts are connected through POST /v1/calendar-connections"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ async def connect_provider(
         raise InvalidInput.single("provider", "no installed plugin offers this provider")
     if description.capability is Capability.SIGN_IN:
         raise InvalidInput.single("provider", "sign-in providers are configured by the platform operator")
+    if description.capability is Capability.CALENDAR:
+        raise InvalidInput.single("provider", CALENDAR_BY_OAUTH)
     validated = catalog.validate_config(cmd.provider, cmd.config)
     now = clock.now()
     integration = Integration(
@@ -129,6 +133,8 @@ async def update_integration(
         if cmd.if_match is not None and cmd.if_match != current.version:
             raise PreconditionFailed("the integration changed since it was read")
         config = _open(box, current)
+        if cmd.config is not None and current.capability is Capability.CALENDAR:
+            raise InvalidInput.single("config", CALENDAR_BY_OAUTH)
         if cmd.config is not None:
             if catalog.describe(current.provider) is None:
                 raise Conflict(

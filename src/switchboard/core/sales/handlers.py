@@ -20,6 +20,7 @@ from switchboard.core.errors import Conflict, InvalidInput, NotFound, Preconditi
 from switchboard.core.identity.model import Principal, new_opaque_token
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.queues.model import new_outbox_message
+from switchboard.core.reminders import handlers as reminders
 from switchboard.core.sales.currencies import clean_currency, format_money
 from switchboard.core.sales.model import (
     MAX_TERMS_DAYS,
@@ -283,6 +284,7 @@ async def send_quote(cmd: SendQuote, principal: Principal, uow: UnitOfWork, cloc
                 now,
             )
         )
+        await reminders.quote_sent(uow, updated, now)
         changes = {"status": {"from": current.status.value, "to": updated.status.value}, "to": bill_to.email}
         await uow.audit.record("quote.sent", "quote", str(updated.id), changes)
         await uow.commit()
@@ -524,6 +526,7 @@ async def issue_invoice(invoice_id: UUID, principal: Principal, uow: UnitOfWork,
         )
         if not await uow.invoices.update(issued, expected_version=current.version):
             raise PreconditionFailed("the invoice changed while it was being issued")
+        await reminders.invoice_issued(uow, issued, now)
         changes = {
             "status": {"from": current.status.value, "to": issued.status.value},
             "number": number,

@@ -96,49 +96,56 @@ async def record_provider_payment(cmd: RecordPayment, uow: UnitOfWork, clock: Cl
     including any payment of an invoice already paid) or ``external_id_taken`` (the id was
     recorded for another invoice, or as a refund).
     """
-    now = clock.now()
+    async with uow:
+        recorded = await apply_payment(cmd, uow, clock.now())
+        if recorded.created:
+            await uow.commit()
+    return recorded
+
+
+async def apply_payment(cmd: RecordPayment, uow: UnitOfWork, now: datetime) -> PaymentRecorded:
+    """``record_provider_payment``'s work inside a unit of work the caller opened and commits
+    (with more of its own: provider_payments.py), raising the same errors."""
     amount = clean_amount(cmd.amount)
     reference = clean_text(cmd.reference, "reference", REFERENCE_MAX)
     external_id = _external_id(cmd.external_id)
     received_at = _received_at(cmd.received_at, now)
-    async with uow:
-        invoice = await _locked_invoice(uow, cmd.invoice_id)
-        _check_currency(cmd.currency, invoice)
-        repeat = await _repeat(uow, external_id, invoice, PaymentKind.PAYMENT)
-        if repeat is not None:
-            return PaymentRecorded(repeat, invoice, created=False)
-        _check_issued(invoice)
-        if amount > invoice.amount_due:
-            raise Conflict(
-                f"the payment of {amount} exceeds the {invoice.amount_due} due on the invoice",
-                code="overpayment",
-            )
-        payment = Payment(
-            id=uuid4(),
-            tenant_id=invoice.tenant_id,
-            invoice_id=invoice.id,
-            customer_id=invoice.bill_to.customer_id,
-            kind=PaymentKind.PAYMENT,
-            amount=amount,
-            currency=invoice.currency,
-            method=cmd.method,
-            reference=reference,
-            external_id=external_id,
-            received_at=received_at,
-            created_at=now,
+    invoice = await _locked_invoice(uow, cmd.invoice_id)
+    _check_currency(cmd.currency, invoice)
+    repeat = await _repeat(uow, external_id, invoice, PaymentKind.PAYMENT)
+    if repeat is not None:
+        return PaymentRecorded(repeat, invoice, created=False)
+    _check_issued(invoice)
+    if amount > invoice.amount_due:
+        raise Conflict(
+            f"the payment of {amount} exceeds the {invoice.amount_due} due on the invoice",
+            code="overpayment",
         )
-        await uow.payments.add(payment)
-        updated = await _settle(uow, invoice, invoice.amount_paid + amount, invoice.amount_refunded, now)
-        changes = {
-            "invoice_id": str(invoice.id),
-            "amount": amount,
-            "currency": invoice.currency,
-            "method": cmd.method.value,
-            "reference": reference,
-            "external_id": external_id,
-        }
-        await uow.audit.record("payment.recorded", "payment", str(payment.id), changes)
-        await uow.commit()
+    payment = Payment(
+        id=uuid4(),
+        tenant_id=invoice.tenant_id,
+        invoice_id=invoice.id,
+        customer_id=invoice.bill_to.customer_id,
+        kind=PaymentKind.PAYMENT,
+        amount=amount,
+        currency=invoice.currency,
+        method=cmd.method,
+        reference=reference,
+        external_id=external_id,
+        received_at=received_at,
+        created_at=now,
+    )
+    await uow.payments.add(payment)
+    updated = await _settle(uow, invoice, invoice.amount_paid + amount, invoice.amount_refunded, now)
+    changes = {
+        "invoice_id": str(invoice.id),
+        "amount": amount,
+        "currency": invoice.currency,
+        "method": cmd.method.value,
+        "reference": reference,
+        "external_id": external_id,
+    }
+    await uow.audit.record("payment.recorded", "payment", str(payment.id), changes)
     return PaymentRecorded(payment, updated, created=True)
 
 
@@ -151,57 +158,62 @@ async def record_provider_refund(cmd: RecordRefund, uow: UnitOfWork, clock: Cloc
     when retried after it), ``refund_exceeds_payment`` (more than is left of that payment) or
     ``external_id_taken``.
     """
-    now = clock.now()
+    async with uow:
+        recorded = await apply_refund(cmd, uow, clock.now())
+        if recorded.created:
+            await uow.commit()
+    return recorded
+
+
+async def apply_refund(cmd: RecordRefund, uow: UnitOfWork, now: datetime) -> PaymentRecorded:
+    """``record_provider_refund``'s work inside a unit of work the caller opened and commits
+    (with more of its own: provider_payments.py), raising the same errors."""
     amount = clean_amount(cmd.amount)
     reason = clean_text(cmd.reason, "reason", REASON_MAX)
     external_id = _external_id(cmd.external_id)
     received_at = _received_at(cmd.received_at, now)
-    async with uow:
-        invoice = await _locked_invoice(uow, cmd.invoice_id)
-        _check_currency(cmd.currency, invoice)
-        repeat = await _repeat(uow, external_id, invoice, PaymentKind.REFUND)
-        if repeat is not None:
-            return PaymentRecorded(repeat, invoice, created=False)
-        _check_issued(invoice)
-        if amount > invoice.amount_paid:
-            raise Conflict(
-                f"the refund of {amount} exceeds the {invoice.amount_paid} paid on the invoice",
-                code="refund_exceeds_paid",
-            )
-        method = cmd.method
-        if cmd.payment_id is not None:
-            refunded = await _refundable_payment(uow, invoice, cmd.payment_id, amount)
-            method = method or refunded.method
-        refund = Payment(
-            id=uuid4(),
-            tenant_id=invoice.tenant_id,
-            invoice_id=invoice.id,
-            customer_id=invoice.bill_to.customer_id,
-            kind=PaymentKind.REFUND,
-            amount=amount,
-            currency=invoice.currency,
-            method=method or PaymentMethod.OTHER,
-            reference=None,
-            external_id=external_id,
-            received_at=received_at,
-            created_at=now,
-            refunded_payment_id=cmd.payment_id,
-            reason=reason,
+    invoice = await _locked_invoice(uow, cmd.invoice_id)
+    _check_currency(cmd.currency, invoice)
+    repeat = await _repeat(uow, external_id, invoice, PaymentKind.REFUND)
+    if repeat is not None:
+        return PaymentRecorded(repeat, invoice, created=False)
+    _check_issued(invoice)
+    if amount > invoice.amount_paid:
+        raise Conflict(
+            f"the refund of {amount} exceeds the {invoice.amount_paid} paid on the invoice",
+            code="refund_exceeds_paid",
         )
-        await uow.payments.add(refund)
-        updated = await _settle(
-            uow, invoice, invoice.amount_paid - amount, invoice.amount_refunded + amount, now
-        )
-        changes = {
-            "invoice_id": str(invoice.id),
-            "amount": amount,
-            "currency": invoice.currency,
-            "payment_id": str(cmd.payment_id) if cmd.payment_id else None,
-            "reason": reason,
-            "external_id": external_id,
-        }
-        await uow.audit.record("refund.recorded", "payment", str(refund.id), changes)
-        await uow.commit()
+    method = cmd.method
+    if cmd.payment_id is not None:
+        refunded = await _refundable_payment(uow, invoice, cmd.payment_id, amount)
+        method = method or refunded.method
+    refund = Payment(
+        id=uuid4(),
+        tenant_id=invoice.tenant_id,
+        invoice_id=invoice.id,
+        customer_id=invoice.bill_to.customer_id,
+        kind=PaymentKind.REFUND,
+        amount=amount,
+        currency=invoice.currency,
+        method=method or PaymentMethod.OTHER,
+        reference=None,
+        external_id=external_id,
+        received_at=received_at,
+        created_at=now,
+        refunded_payment_id=cmd.payment_id,
+        reason=reason,
+    )
+    await uow.payments.add(refund)
+    updated = await _settle(uow, invoice, invoice.amount_paid - amount, invoice.amount_refunded + amount, now)
+    changes = {
+        "invoice_id": str(invoice.id),
+        "amount": amount,
+        "currency": invoice.currency,
+        "payment_id": str(cmd.payment_id) if cmd.payment_id else None,
+        "reason": reason,
+        "external_id": external_id,
+    }
+    await uow.audit.record("refund.recorded", "payment", str(refund.id), changes)
     return PaymentRecorded(refund, updated, created=True)
 
 

@@ -19,6 +19,8 @@ from switchboard.core.audit.model import diff
 from switchboard.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, gather
 from switchboard.core.identity.model import Principal, hash_opaque_token, new_opaque_token
 from switchboard.core.pagination import Page, PageRequest
+from switchboard.core.reminders import handlers as reminders
+from switchboard.core.scheduling import calendar_sync
 from switchboard.core.scheduling.availability import (
     Slot,
     SlotQuery,
@@ -439,6 +441,8 @@ async def book_appointment(
             updated_at=now,
         )
         await uow.appointments.add(appointment)
+        await calendar_sync.push_to_calendar(uow, appointment, now)
+        await reminders.appointment_booked(uow, appointment, now)
         await uow.audit.record(
             "appointment.created", "appointment", str(appointment.id), _appointment_fields(appointment)
         )
@@ -518,7 +522,7 @@ async def update_appointment(
             # Asked inside the transaction, as the new times are only known here: calendar
             # adapters must answer from a short cache, not hold the lock on a slow provider.
             calendar_busy = await busy_times.busy(
-                principal.tenant_id, resource_id, start - _BUFFER_MARGIN, end + _BUFFER_MARGIN
+                principal.tenant_id, resource_id, start - _BUFFER_MARGIN, end + _BUFFER_MARGIN, within=uow
             )
             resource = await _referenced_resource(uow, resource_id)
             blocked_from, blocked_until = await _check_free(
@@ -534,6 +538,8 @@ async def update_appointment(
             )
         if not await uow.appointments.update(updated, expected_version=current.version):
             raise PreconditionFailed("the appointment changed while it was being updated")
+        await reminders.appointment_changed(uow, current, updated, now)
+        await calendar_sync.push_to_calendar(uow, updated, now, also=[current.resource_id])
         changed = diff(_appointment_fields(current), _appointment_fields(updated))
         await uow.audit.record("appointment.updated", "appointment", str(updated.id), changed)
         await uow.commit()
@@ -553,18 +559,22 @@ async def change_status(
         updated = transition(current, to, clock.now())
         if not await uow.appointments.update(updated, expected_version=current.version):
             raise PreconditionFailed("the appointment changed while it was being updated")
+        await calendar_sync.push_to_calendar(uow, updated, updated.updated_at)
         changed = diff(_appointment_fields(current), _appointment_fields(updated))
         await uow.audit.record(f"appointment.{to.value}", "appointment", str(updated.id), changed)
         await uow.commit()
     return updated
 
 
-async def delete_appointment(cmd: DeleteAppointment, principal: Principal, uow: UnitOfWork) -> None:
+async def delete_appointment(
+    cmd: DeleteAppointment, principal: Principal, uow: UnitOfWork, clock: Clock
+) -> None:
     require(principal, Action.SCHEDULING_WRITE)
     async with uow:
         current = await _appointment(uow, cmd.appointment_id, for_update=True)
         _check_version(current.version, cmd.if_match, "appointment")
         await uow.appointments.delete(current.id)
+        await calendar_sync.push_to_calendar(uow, current, clock.now())  # its event goes too
         await uow.audit.record(
             "appointment.deleted", "appointment", str(current.id), _appointment_fields(current)
         )

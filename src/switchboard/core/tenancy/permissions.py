@@ -34,6 +34,9 @@ class Action(StrEnum):
     SALES_WRITE = "sales:write"
     # Sales settings, voiding invoices, refunds.
     SALES_MANAGE = "sales:manage"
+    REMINDERS_READ = "reminders:read"
+    # Reminder settings: which reminders go to customers, and when.
+    REMINDERS_MANAGE = "reminders:manage"
     INTEGRATIONS_READ = "integrations:read"
     INTEGRATIONS_WRITE = "integrations:write"
     WEBHOOKS_READ = "webhooks:read"
@@ -70,6 +73,8 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.SALES_READ: Rule(_EVERYONE, ("sales", Access.READ)),
     Action.SALES_WRITE: Rule(_EVERYONE, ("sales", Access.WRITE)),
     Action.SALES_MANAGE: Rule(_MANAGERS, ("sales", Access.WRITE)),
+    Action.REMINDERS_READ: Rule(_EVERYONE, ("reminders", Access.READ)),
+    Action.REMINDERS_MANAGE: Rule(_MANAGERS, ("reminders", Access.WRITE)),
     # Even masked, provider settings are for the people who run the account.
     Action.INTEGRATIONS_READ: Rule(_MANAGERS, ("integrations", Access.READ)),
     Action.INTEGRATIONS_WRITE: Rule(_MANAGERS, ("integrations", Access.WRITE)),

@@ -18,10 +18,13 @@ from switchboard.entrypoints.http.blueprints import (
     api_keys,
     audit,
     auth,
+    calendar_connections,
     customers,
     health,
     integrations,
+    payments,
     public_quotes,
+    reminders,
     sales,
     scheduling,
     team,
@@ -46,8 +49,11 @@ BLUEPRINTS = (
     webhooks,
     webhook_endpoints,
     scheduling,
+    calendar_connections,
     sales,
+    payments,
     public_quotes,
+    reminders,
 )
 
 
@@ -77,6 +83,7 @@ def create_app(container: Container | None = None) -> Quart:
         app.register_blueprint(module.blueprint)
     app.register_blueprint(admin.sign_in)
     app.register_blueprint(scheduling.feeds)
+    app.register_blueprint(calendar_connections.callbacks)
     observability.install(app)
     errors.register_error_handlers(app)
 
@@ -85,6 +92,7 @@ def create_app(container: Container | None = None) -> Quart:
 
     @app.before_serving
     async def open_pool() -> None:
+        container.calendar_providers()  # the operator's calendar settings: a bad one stops the start
         if settings.storage == "postgres":
             await container.pool().open(wait=True, timeout=30)
 

@@ -26,6 +26,7 @@ from switchboard.core.errors import (
     TooManyAttempts,
 )
 from switchboard.core.flags.model import FeatureDisabled
+from switchboard.core.sales.provider_payments import ProviderRefused, ProviderUnavailable
 from switchboard.entrypoints.http.responses import PROBLEM_JSON
 from switchboard.ports.providers import WebhookRejected
 
@@ -40,6 +41,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Conflict: 409,
     PreconditionFailed: 412,
     TooManyAttempts: 429,
+    ProviderRefused: 502,  # the payments provider said no to a request it was sent
+    ProviderUnavailable: 503,  # the payments provider could not be reached: try again
 }
 
 # Problem codes and titles for statuses raised outside the domain.
@@ -56,6 +59,8 @@ CODE_BY_STATUS: dict[int, tuple[str, str]] = {
     422: ("unprocessable", "Unprocessable request"),
     429: ("rate_limited", "Too many requests"),
     500: ("internal_error", "Internal server error"),
+    502: ("bad_gateway", "The provider refused the request"),
+    503: ("unavailable", "Service unavailable"),
 }
 
 log = structlog.get_logger("switchboard.http")

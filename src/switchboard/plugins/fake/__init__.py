@@ -1,30 +1,54 @@
 """The fake plugin: every capability it covers, in memory, recording what it was asked to do.
 
 For development and end-to-end tests, and the worked example of docs/plugins.md.
+
+The fake payments provider tells of payments and refunds with two signed events of its own
+(Standard Webhooks, body ``{"type": ..., "data": {...}}``), its equivalents of Stripe's:
+
+- ``payment.succeeded``: ``{"payment_id", "amount", "currency", "metadata"}``, the payment id
+  as ``create_payment_intent`` answered it, the metadata as it was given;
+- ``refund.updated``: ``{"refund_id", "payment_id", "amount", "currency", "status", "metadata",
+  "failure_reason"?}``, status ``pending``, ``succeeded`` or ``failed``.
+
+Its refunds succeed at once, unless a test queued a failure in ``FakeRecord.refund_failures``.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from switchboard.core.integrations.model import Capability
+from switchboard.core.queues.model import PermanentFailure
+from switchboard.core.sales.provider_payments import (
+    PaymentNotice,
+    PaymentSucceeded,
+    RefundChanged,
+    RefundStatus,
+    provider_id,
+)
 from switchboard.plugins import ProviderSpec, hookimpl
 from switchboard.ports.providers import (
     EmailMessage,
     IncomingWebhook,
     PaymentIntent,
     PaymentIntentRequest,
+    PaymentLink,
+    PaymentLinkRequest,
+    ProviderError,
     ProviderEvent,
     Refund,
     RefundRequest,
     SmsMessage,
     WebhookRejected,
 )
+
+T = TypeVar("T")
 
 
 class FakeConfig(BaseModel):
@@ -45,7 +69,14 @@ class FakeRecord:
     emails: list[tuple[str, EmailMessage]] = field(default_factory=list)
     sms: list[tuple[str, SmsMessage]] = field(default_factory=list)
     payment_intents: list[tuple[str, PaymentIntentRequest]] = field(default_factory=list)
+    payment_links: list[tuple[str, PaymentLinkRequest]] = field(default_factory=list)
     refunds: list[tuple[str, RefundRequest]] = field(default_factory=list)
+    # What a test wants the next refunds to raise, in order (then they succeed again).
+    refund_failures: list[ProviderError] = field(default_factory=list)
+    # The currency of each payment made here, by its id, for the refunds of it.
+    currencies: dict[str, str] = field(default_factory=dict)
+    # Answers given to idempotency keys, replayed for a repeat as a real provider does.
+    _answers: dict[str, object] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def next_id(self, prefix: str) -> str:
@@ -76,16 +107,104 @@ class FakePayments:
 
     async def refund(self, request: RefundRequest) -> Refund:
         self._record.refunds.append((self.config.label, request))
-        return Refund(
-            self._record.next_id("fake_re"), request.payment_id, request.amount or 0, "USD", "succeeded"
+        replay = self._replay(request.idempotency_key, Refund)
+        if replay is not None:
+            return replay
+        if self._record.refund_failures:
+            raise self._record.refund_failures.pop(0)
+        currency = self._record.currencies.get(request.payment_id, "USD")
+        refund = Refund(
+            self._record.next_id("fake_re"), request.payment_id, request.amount or 0, currency, "succeeded"
         )
+        return self._keep(request.idempotency_key, refund)
 
     async def create_payment_intent(self, request: PaymentIntentRequest) -> PaymentIntent:
         self._record.payment_intents.append((self.config.label, request))
-        provider_id = self._record.next_id("fake_pi")
-        return PaymentIntent(
-            provider_id, request.amount, request.currency, "requires_payment_method", f"{provider_id}_secret"
+        replay = self._replay(request.idempotency_key, PaymentIntent)
+        if replay is not None:
+            return replay
+        intent_id = self._record.next_id("fake_pi")
+        self._record.currencies[intent_id] = request.currency
+        intent = PaymentIntent(
+            intent_id, request.amount, request.currency, "requires_payment_method", f"{intent_id}_secret"
         )
+        return self._keep(request.idempotency_key, intent)
+
+    async def create_payment_link(self, request: PaymentLinkRequest) -> PaymentLink:
+        self._record.payment_links.append((self.config.label, request))
+        replay = self._replay(request.idempotency_key, PaymentLink)
+        if replay is not None:
+            return replay
+        page_id = self._record.next_id("fake_page")
+        link = PaymentLink(page_id, f"https://pay.fake.test/{page_id}", request.amount, request.currency)
+        return self._keep(request.idempotency_key, link)
+
+    def _replay(self, key: str | None, kind: type[T]) -> T | None:
+        answer = self._record._answers.get(f"{self.config.label}:{key}") if key else None
+        return answer if isinstance(answer, kind) else None
+
+    def _keep(self, key: str | None, answer: T) -> T:
+        if key:
+            self._record._answers[f"{self.config.label}:{key}"] = answer
+        return answer
+
+
+def _fake_metadata(data: dict[str, Any]) -> dict[str, str]:
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        return {}
+    return {str(key): value for key, value in metadata.items() if isinstance(value, str)}
+
+
+def _fake_amount(data: dict[str, Any], event: ProviderEvent) -> tuple[int, str]:
+    amount, currency = data.get("amount"), data.get("currency")
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, int)
+        or amount <= 0
+        or not isinstance(currency, str)
+    ):
+        raise PermanentFailure(f"fake event {event.event_id}: no positive amount and currency")
+    return amount, currency.upper()
+
+
+def read_fake_payment(event: ProviderEvent) -> list[PaymentNotice]:
+    """``payment.succeeded``."""
+    payment_id = provider_id(event.data.get("payment_id"))
+    if payment_id is None:
+        raise PermanentFailure(f"fake event {event.event_id}: no payment_id")
+    amount, currency = _fake_amount(event.data, event)
+    return [PaymentSucceeded(payment_id, amount, currency, _fake_metadata(event.data))]
+
+
+def read_fake_refund(event: ProviderEvent) -> list[PaymentNotice]:
+    """``refund.updated``."""
+    refund_id, payment_id = (
+        provider_id(event.data.get("refund_id")),
+        provider_id(event.data.get("payment_id")),
+    )
+    if refund_id is None or payment_id is None:
+        raise PermanentFailure(f"fake event {event.event_id}: no refund_id or payment_id")
+    amount, currency = _fake_amount(event.data, event)
+    try:
+        status = RefundStatus(str(event.data.get("status", "succeeded")))
+    except ValueError as error:
+        raise PermanentFailure(f"fake event {event.event_id}: {error}") from error
+    failure = event.data.get("failure_reason")
+    return [
+        RefundChanged(
+            refund_id,
+            payment_id,
+            amount,
+            currency,
+            status,
+            _fake_metadata(event.data),
+            failure_reason=failure if isinstance(failure, str) else None,
+        )
+    ]
+
+
+FAKE_PAYMENT_EVENTS = {"payment.succeeded": read_fake_payment, "refund.updated": read_fake_refund}
 
 
 def verify_fake_webhook(config: FakeConfig, incoming: IncomingWebhook) -> list[ProviderEvent]:
@@ -134,5 +253,6 @@ class FakePlugin:
                 lambda config: FakePayments(config, self.record),
                 "Creates payment intents that never charge.",
                 verify_fake_webhook,
+                FAKE_PAYMENT_EVENTS,
             ),
         ]

@@ -1,4 +1,5 @@
-"""The built-in Stripe plugin: payments (payment intents and refunds) and Stripe's webhooks.
+"""The built-in Stripe plugin: payments (payment intents, hosted payment pages, refunds) and
+Stripe's webhooks.
 
 One provider, slug ``stripe``, capability ``payments``. A tenant's configuration is its Stripe
 secret key (``sk_...``, or a restricted ``rk_...`` key) and the signing secret of its webhook
@@ -7,10 +8,11 @@ is Stripe's API, or the operator's stand-in named by ``SWITCHBOARD_STRIPE_API_BA
 local development).
 
 Calls go through the official SDK, ``stripe.StripeClient``, with its async methods
-(``client.v1.payment_intents.create_async``, ``client.v1.refunds.create_async``) over its httpx
-client, so nothing blocks the event loop. Each call gets a client of its own, built from the
-adapter's configuration and closed afterwards: no module-level key (``stripe.api_key`` is never
-set), nothing shared between tenants, no connection left open by an adapter that is dropped.
+(``client.v1.payment_intents.create_async``, ``client.v1.checkout.sessions.create_async``,
+``client.v1.refunds.create_async``) over its httpx client, so nothing blocks the event loop.
+Each call gets a client of its own, built from the adapter's configuration and closed
+afterwards: no module-level key (``stripe.api_key`` is never set), nothing shared between
+tenants, no connection left open by an adapter that is dropped.
 The SDK does not retry (``max_network_retries=0``): retrying is the outbox worker's job, and
 the request's ``idempotency_key`` is sent as Stripe's ``Idempotency-Key``, so a retried call
 replays Stripe's first answer instead of charging or refunding twice.
@@ -28,15 +30,23 @@ the same call (same idempotency key) may succeed later:
 
 The message of a ``ProviderError`` is Stripe's own (Stripe masks API keys in what it says).
 
+A payment link is a Checkout Session (mode ``payment``, one line for the amount): the customer
+pays on Stripe's page, and the payment intent it makes carries the request's metadata, so its
+``payment_intent.succeeded`` event names the invoice like a payment intent made directly.
+
 Webhooks are verified with the SDK's own ``stripe.Webhook.construct_event`` (HMAC-SHA256 of
 ``<timestamp>.<body>`` with the endpoint's secret, in the ``Stripe-Signature`` header), with a
-tolerance of 300 seconds on the timestamp.
+tolerance of 300 seconds on the timestamp. ``PAYMENT_EVENTS`` reads the events that tell of
+payments and refunds into the core's words: ``payment_intent.succeeded`` (``amount_received``);
+``refund.created``, ``refund.updated`` and ``refund.failed`` (sent for every refund since API
+version 2024-10-28.acacia); and ``charge.refunded``, whose charge lists its refunds only on API
+versions before 2022-11-15 (newer ones send the refund events instead).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -45,12 +55,22 @@ import stripe
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from switchboard.core.integrations.model import Capability
+from switchboard.core.queues.model import PermanentFailure
+from switchboard.core.sales.provider_payments import (
+    PaymentNotice,
+    PaymentSucceeded,
+    RefundChanged,
+    provider_id,
+    refund_status,
+)
 from switchboard.plugins import ProviderSpec, hookimpl
 from switchboard.plugins.spec import operator_api_base
 from switchboard.ports.providers import (
     IncomingWebhook,
     PaymentIntent,
     PaymentIntentRequest,
+    PaymentLink,
+    PaymentLinkRequest,
     ProviderError,
     ProviderEvent,
     Refund,
@@ -60,9 +80,11 @@ from switchboard.ports.providers import (
 
 if TYPE_CHECKING:
     from stripe.params import PaymentIntentCreateParams, RefundCreateParams
+    from stripe.params.checkout import SessionCreateParams
 
 __all__ = [
     "API_BASE_SETTING",
+    "PAYMENT_EVENTS",
     "PaymentDeclined",
     "ProviderError",
     "StripeConfig",
@@ -134,14 +156,55 @@ class StripePayments:
             client_secret=intent.client_secret,
         )
 
+    async def create_payment_link(self, request: PaymentLinkRequest) -> PaymentLink:
+        """A Checkout Session for the amount, as one line named by the description."""
+        params: SessionCreateParams = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.currency.lower(),
+                        "unit_amount": request.amount,
+                        "product_data": {"name": request.description[:250] or "Payment"},
+                    },
+                }
+            ],
+            "success_url": request.success_url,
+            "payment_intent_data": {"metadata": dict(request.metadata)},
+        }
+        if request.description:
+            params["payment_intent_data"]["description"] = request.description
+        if request.metadata:
+            params["metadata"] = dict(request.metadata)
+        if request.cancel_url:
+            params["cancel_url"] = request.cancel_url
+        if request.customer_email:
+            params["customer_email"] = request.customer_email
+        async with self._client() as client:
+            session = await client.v1.checkout.sessions.create_async(
+                params, _options(request.idempotency_key)
+            )
+        expires_at = session.expires_at
+        return PaymentLink(
+            provider_id=session.id,
+            url=session.url or "",
+            amount=session.amount_total if session.amount_total is not None else request.amount,
+            currency=(session.currency or request.currency).upper(),
+            expires_at=datetime.fromtimestamp(expires_at, UTC) if isinstance(expires_at, int) else None,
+        )
+
     async def refund(self, request: RefundRequest) -> Refund:
         params: RefundCreateParams = {"payment_intent": request.payment_id}
         if request.amount is not None:
             params["amount"] = request.amount
+        metadata = {key: value[:500] for key, value in request.metadata.items()}  # Stripe's limit
         if request.reason in REFUND_REASONS:
             params["reason"] = request.reason
         elif request.reason:
-            params["metadata"] = {"reason": request.reason[:500]}  # Stripe's limit for a value
+            metadata["reason"] = request.reason[:500]
+        if metadata:
+            params["metadata"] = metadata
         async with self._client() as client:
             refund = await client.v1.refunds.create_async(params, _options(request.idempotency_key))
         payment_intent = refund.payment_intent
@@ -232,6 +295,101 @@ def verify_stripe_webhook(config: StripeConfig, incoming: IncomingWebhook) -> li
     ]
 
 
+# --- Stripe's events about payments and refunds, in the core's words -----------------------------
+
+
+def _object(event: ProviderEvent) -> dict[str, Any]:
+    """The object a snapshot event is about (``data.object``)."""
+    inner = event.data.get("data")
+    found = inner.get("object") if isinstance(inner, dict) else None
+    if not isinstance(found, dict):
+        raise PermanentFailure(f"Stripe event {event.event_id} carries no object")
+    return found
+
+
+def _metadata(source: dict[str, Any]) -> dict[str, str]:
+    metadata = source.get("metadata")
+    if not isinstance(metadata, dict):
+        return {}
+    return {str(key): value for key, value in metadata.items() if isinstance(value, str)}
+
+
+def _amount(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _id_of(value: Any) -> str | None:
+    """An id, or the id of an expanded object."""
+    return provider_id(value.get("id") if isinstance(value, dict) else value)
+
+
+def read_payment_succeeded(event: ProviderEvent) -> list[PaymentNotice]:
+    """``payment_intent.succeeded``: what the intent received, and the metadata we gave it."""
+    intent = _object(event)
+    intent_id, amount, currency = (
+        provider_id(intent.get("id")),
+        _amount(intent.get("amount_received")),
+        (intent.get("currency")),
+    )
+    if intent_id is None or amount is None or not isinstance(currency, str):
+        raise PermanentFailure(
+            f"Stripe event {event.event_id}: a payment intent without id, amount or currency"
+        )
+    return [PaymentSucceeded(intent_id, amount, currency.upper(), _metadata(intent))]
+
+
+def _refund_notice(refund: dict[str, Any], payment_intent: Any, event_id: str) -> RefundChanged:
+    refund_id, intent_id = (
+        provider_id(refund.get("id")),
+        _id_of(refund.get("payment_intent") or payment_intent),
+    )
+    amount, currency = _amount(refund.get("amount")), refund.get("currency")
+    if refund_id is None or intent_id is None or amount is None or not isinstance(currency, str):
+        raise PermanentFailure(
+            f"Stripe event {event_id}: a refund without id, payment intent, amount or currency"
+        )
+    status = refund_status(refund.get("status"))
+    failure = refund.get("failure_reason")
+    return RefundChanged(
+        refund_id,
+        intent_id,
+        amount,
+        currency.upper(),
+        status,
+        _metadata(refund),
+        failure_reason=f"Stripe: {failure}" if isinstance(failure, str) else None,
+    )
+
+
+def read_refund(event: ProviderEvent) -> list[PaymentNotice]:
+    """``refund.created``, ``refund.updated``, ``refund.failed``: one refund as it stands."""
+    return [_refund_notice(_object(event), None, event.event_id)]
+
+
+def read_charge_refunded(event: ProviderEvent) -> list[PaymentNotice]:
+    """``charge.refunded``: the refunds its charge lists (API versions before 2022-11-15 list
+    them; newer ones do not, and send ``refund.*`` events for each instead)."""
+    charge = _object(event)
+    refunds = charge.get("refunds")
+    listed = refunds.get("data") if isinstance(refunds, dict) else None
+    if not isinstance(listed, list):
+        return []
+    return [
+        _refund_notice(refund, charge.get("payment_intent"), event.event_id)
+        for refund in listed
+        if isinstance(refund, dict)
+    ]
+
+
+PAYMENT_EVENTS: dict[str, Callable[[ProviderEvent], list[PaymentNotice]]] = {
+    "payment_intent.succeeded": read_payment_succeeded,
+    "refund.created": read_refund,
+    "refund.updated": read_refund,
+    "refund.failed": read_refund,
+    "charge.refunded": read_charge_refunded,
+}
+
+
 class StripePlugin:
     name = "stripe"
 
@@ -254,5 +412,6 @@ class StripePlugin:
                 build=lambda config: StripePayments(config, api_base),
                 description="Takes card payments and refunds them through Stripe.",
                 verify_webhook=verify_stripe_webhook,
+                payment_events=PAYMENT_EVENTS,
             )
         ]

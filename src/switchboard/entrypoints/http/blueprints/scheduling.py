@@ -634,11 +634,13 @@ async def change_status(
 @tag(["scheduling"])
 @inject
 async def delete_appointment(
-    appointment_id: UUID, units: UnitOfWorkFactory = Provide[Container.units]
+    appointment_id: UUID,
+    units: UnitOfWorkFactory = Provide[Container.units],
+    clock: Clock = Provide[Container.clock],
 ) -> Response:
     """Delete an appointment (cancelling keeps it on record instead). Honours If-Match."""
     command = handlers.DeleteAppointment(appointment_id, if_match_version())
-    await handlers.delete_appointment(command, *acting(units))
+    await handlers.delete_appointment(command, *acting(units), clock)
     return Response(status=204)
 
 

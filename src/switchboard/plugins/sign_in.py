@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from switchboard.core.errors import InvalidInput
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins.manager import PluginCatalog
+from switchboard.plugins.operator import validated_operator_configs
 from switchboard.ports.sign_in import SignInProvider
 
 
@@ -32,26 +32,9 @@ class OperatorSignInProviders:
 
     def __init__(self, catalog: PluginCatalog, configs: Mapping[str, Mapping[str, Any]]) -> None:
         self._catalog = catalog
-        self._configs: dict[str, dict[str, Any]] = {}
-        for slug, config in configs.items():
-            description = catalog.describe(slug)
-            if description is None:
-                raise SignInMisconfigured(
-                    f"sign-in provider {slug!r}: no installed plugin offers it"
-                    " (`switchboard plugins list` shows the plugins and any that failed to load)"
-                )
-            if description.capability is not Capability.SIGN_IN:
-                raise SignInMisconfigured(
-                    f"sign-in provider {slug!r}: its capability is {description.capability}, not sign_in"
-                )
-            if not isinstance(config, Mapping):
-                raise SignInMisconfigured(f"sign-in provider {slug!r}: its settings must be a JSON object")
-            try:
-                validated = catalog.validate_config(slug, dict(config))
-            except InvalidInput as error:
-                problems = "; ".join(f"{e.field.removeprefix('config.')}: {e.message}" for e in error.errors)
-                raise SignInMisconfigured(f"sign-in provider {slug!r} is misconfigured: {problems}") from None
-            self._configs[slug] = validated.values
+        self._configs = validated_operator_configs(
+            catalog, configs, Capability.SIGN_IN, "sign-in provider", SignInMisconfigured
+        )
 
     def slugs(self) -> list[str]:
         return list(self._configs)

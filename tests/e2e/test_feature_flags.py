@@ -44,6 +44,8 @@ async def test_a_new_tenant_on_the_free_plan_gets_its_plans_defaults(client):
         "email": (True, "plan"),
         "sms": (False, "plan"),
         "payments": (False, "plan"),
+        "voice": (True, "plan"),
+        "avatar_video": (False, "plan"),
     }
 
 

@@ -13,6 +13,7 @@ from switchboard.core.integrations.model import Capability
 from switchboard.plugins.manager import PluginCatalog
 from switchboard.ports.persistence import UnitOfWorkFactory
 from switchboard.ports.providers import EmailSender, PaymentsPort, SecretBox, SmsSender
+from switchboard.ports.voice import VoicePort
 
 
 class PluginProviderRegistry:
@@ -41,6 +42,9 @@ class PluginProviderRegistry:
 
     async def payments_for(self, tenant_id: UUID) -> PaymentsPort:
         return cast(PaymentsPort, await self._required(tenant_id, Capability.PAYMENTS))
+
+    async def voice_for(self, tenant_id: UUID) -> VoicePort:
+        return cast(VoicePort, await self._required(tenant_id, Capability.VOICE))
 
     async def _required(self, tenant_id: UUID, capability: Capability) -> object:
         adapter = await self._adapter(tenant_id, capability)

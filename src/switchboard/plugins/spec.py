@@ -14,6 +14,7 @@ from pydantic import BaseModel, SecretStr
 from switchboard.core.integrations.model import Capability
 from switchboard.core.sales.provider_payments import PaymentNotice
 from switchboard.ports.providers import IncomingWebhook, ProviderEvent
+from switchboard.ports.voice import VoiceMessages
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
@@ -58,6 +59,9 @@ class ProviderSpec:
     payment_events: Mapping[str, Callable[[ProviderEvent], list[PaymentNotice]]] = dataclasses.field(
         default_factory=dict
     )
+    # A voice provider's reading of its platform's server messages, and the shapes of its
+    # answers to the ones that need an answer during the call (ports/voice.py).
+    voice: VoiceMessages | None = None
 
     def __post_init__(self) -> None:
         if not _SLUG.match(self.slug):

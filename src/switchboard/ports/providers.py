@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from switchboard.core.integrations.model import Capability
+
+if TYPE_CHECKING:
+    from switchboard.ports.voice import VoicePort
 
 __all__ = ["Capability"]
 
@@ -224,6 +227,10 @@ class ProviderRegistry(Protocol):
     async def sms_for(self, tenant_id: UUID) -> SmsSender: ...
 
     async def payments_for(self, tenant_id: UUID) -> PaymentsPort: ...
+
+    async def voice_for(self, tenant_id: UUID) -> VoicePort:
+        """The tenant's voice platform (ports/voice.py)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,16 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec(
             "payments", "Take payments through a connected provider", {Plan.FREE: False, Plan.PRO: True}
         ),
+        FlagSpec(
+            "voice",
+            "Run voice agents and calls through a connected provider",
+            {Plan.FREE: True, Plan.PRO: True},
+        ),
+        FlagSpec(
+            "avatar_video",
+            "Generate avatar videos through a connected provider",
+            {Plan.FREE: False, Plan.PRO: True},
+        ),
     )
 }
 

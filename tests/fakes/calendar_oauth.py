@@ -31,16 +31,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode
 
-from tests.fakes.oidc_standin import OAuthRequest, OAuthStandIn, _TargetHandler
+from tests.fakes.oidc_standin import OAuthRequest, OAuthStandIn
 from tests.fakes.standin import Answer, RecordedRequest
-
-
-class _Handler(_TargetHandler):
-    def do_PATCH(self) -> None:  # noqa: N802 (http.server's name for it)
-        self._handle()
 
 
 @dataclass(frozen=True)
@@ -85,12 +80,6 @@ class CalendarOAuthStandIn(OAuthStandIn):
         self._access: dict[str, float] = {}  # token -> when it expires (time.time())
         self._refresh: set[str] = set()
         self._oauth_lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        super().__enter__()
-        assert self._server is not None
-        self._server.RequestHandlerClass = _Handler  # PATCH too
-        return self
 
     # --- what tests arrange ------------------------------------------------------------------
 

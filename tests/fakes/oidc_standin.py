@@ -26,9 +26,8 @@ the real ones: another ``aud``, an ``exp`` in the past, another ``nonce``...), `
 signing) and ``discovery_overrides`` (fields of the discovery document). ``fail_next`` makes
 the next requests fail with a 500 or a 503, as on every stand-in.
 
-Every request is recorded, with its query string (``requests``: ``OAuthRequest``); the tokens
-issued are in ``tokens``. ``OAuthStandIn``, the base that adds the query string to what
-``StandIn`` records, is shared with the GitHub stand-in.
+Every request is recorded, with its query string (``requests``); the tokens issued are in
+``tokens``. ``OAuthStandIn`` is shared with the GitHub and calendar stand-ins.
 """
 
 from __future__ import annotations
@@ -40,9 +39,8 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any, Self, cast
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from authlib.oauth2.rfc6749 import (
@@ -73,48 +71,28 @@ def rsa_key(name: str) -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": f"{name}-{secrets.token_hex(4)}", "use": "sig"})
 
 
-# --- recording the query string ------------------------------------------------------------------
+# --- the stand-in base shared with the GitHub and calendar stand-ins ------------------------------
+
+# ``StandIn`` records each request's query string (an authorize endpoint is a GET).
+OAuthRequest = RecordedRequest
 
 
-@dataclass(frozen=True)
-class OAuthRequest(RecordedRequest):
-    """A recorded request, with its query string (``StandIn`` records the path only)."""
-
-    query: dict[str, str] = field(default_factory=dict)
-
-
-_target = threading.local()  # the request target being answered: one request per server thread
-
-
-class _TargetHandler(_Handler):
+class _NoDelayHandler(_Handler):
     # Headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm and the
     # client's delayed ACK hold each answer on a kept-alive connection for about 40 ms.
     disable_nagle_algorithm = True
 
-    def _handle(self) -> None:
-        _target.value = self.path
-        super()._handle()
-
 
 class OAuthStandIn(StandIn):
-    """A ``StandIn`` that keeps each request's query string: an authorize endpoint is a GET."""
+    """A ``StandIn`` that answers kept-alive connections without delay."""
 
     def __enter__(self) -> Self:
         super().__enter__()
         assert self._server is not None
-        self._server.RequestHandlerClass = _TargetHandler  # before any request can arrive
+        self._server.RequestHandlerClass = _NoDelayHandler  # before any request can arrive
         return self
 
-    def answer(self, request: RecordedRequest) -> Answer:
-        query = dict(parse_qsl(urlsplit(getattr(_target, "value", "")).query, keep_blank_values=True))
-        recorded = OAuthRequest(**{f.name: getattr(request, f.name) for f in fields(request)}, query=query)
-        return super().answer(recorded)
-
-    @property
-    def requests(self) -> list[OAuthRequest]:
-        return cast(list[OAuthRequest], super().requests)
-
-    def requests_to(self, path: str) -> list[OAuthRequest]:
+    def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
 
 

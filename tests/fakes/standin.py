@@ -35,6 +35,7 @@ class RecordedRequest:
     body: bytes
     form: dict[str, str] = field(default_factory=dict)  # a url-encoded body, bracketed names as sent
     json: Any = None  # a JSON body parsed, or None when it is not JSON
+    query: dict[str, str] = field(default_factory=dict)  # the query string's parameters
 
     @property
     def api_key(self) -> str | None:
@@ -181,6 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def do_PATCH(self) -> None:
+        self._handle()
+
     def _handle(self) -> None:
         standin = self.standin
         if self.command not in standin.METHODS:
@@ -192,6 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = RecordedRequest(
             method=self.command,
             path=urlsplit(self.path).path,
+            query=dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)),
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             **_parse(body, standin.BODY),

@@ -158,7 +158,9 @@ class CallMessage:
     ``business_number`` is the tenant's number on the call (E.164): the called number of an
     inbound call, the calling number of an outbound one; ``customer_number`` the other party.
     ``provider_agent_id`` is the platform's id of the agent, when the platform names one.
-    Fields a message does not carry are None or empty.
+    Fields a message does not carry are None or empty. ``provider_call_id`` is empty only
+    when the platform has not named the call yet (Retell's inbound-call webhook): such a message
+    is answered but records nothing, and the call is recorded from the platform's next message.
     """
 
     kind: CallMessageKind

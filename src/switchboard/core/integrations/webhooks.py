@@ -15,9 +15,10 @@ from switchboard.core.integrations.handlers import open_config
 from switchboard.core.queues.model import InboxEvent, JobStatus
 
 if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
+    from switchboard.core.integrations.model import Integration
     from switchboard.ports.clock import Clock
     from switchboard.ports.persistence import IdentityDirectory, UnitOfWorkFactory
-    from switchboard.ports.providers import IncomingWebhook, ProviderCatalog, SecretBox
+    from switchboard.ports.providers import IncomingWebhook, ProviderCatalog, ProviderEvent, SecretBox
 
 UNKNOWN_ENDPOINT = "no webhook endpoint at this address"
 
@@ -26,6 +27,15 @@ UNKNOWN_ENDPOINT = "no webhook endpoint at this address"
 class Received:
     stored: int
     duplicates: int
+
+
+@dataclass(frozen=True)
+class VerifiedWebhook:
+    """A provider's call proven genuine, routed to its tenant and integration."""
+
+    tenant_id: UUID
+    integration: Integration
+    events: list[ProviderEvent]
 
 
 async def receive_webhook(
@@ -40,6 +50,21 @@ async def receive_webhook(
 ) -> Received:
     """Raises NotFound for an unknown address and the plugin's WebhookRejected for a call that
     is not provably genuine; in both cases nothing is stored."""
+    verified = await verify_webhook(provider, connection_id, incoming, directory, units, catalog, box)
+    return await store_events(verified, units, clock)
+
+
+async def verify_webhook(
+    provider: str,
+    connection_id: UUID,
+    incoming: IncomingWebhook,
+    directory: IdentityDirectory,
+    units: UnitOfWorkFactory,
+    catalog: ProviderCatalog,
+    box: SecretBox,
+) -> VerifiedWebhook:
+    """Route the call to its tenant and check it with the plugin; stores nothing. Raises
+    NotFound for an unknown address, the plugin's WebhookRejected for a call not proven genuine."""
     owner = await directory.find_integration(connection_id)
     if owner is None or owner[1] != provider:
         raise NotFound(UNKNOWN_ENDPOINT)
@@ -49,7 +74,12 @@ async def receive_webhook(
     if integration is None:
         raise NotFound(UNKNOWN_ENDPOINT)
     events = catalog.verify_webhook(integration.provider, open_config(integration, box), incoming)
+    return VerifiedWebhook(tenant_id, integration, events)
 
+
+async def store_events(verified: VerifiedWebhook, units: UnitOfWorkFactory, clock: Clock) -> Received:
+    """Store each verified event once in the inbox, for the worker."""
+    tenant_id, integration, events = verified.tenant_id, verified.integration, verified.events
     now = clock.now()
     stored = 0
     async with units(tenant_id) as uow:

@@ -1,23 +1,36 @@
-"""Incoming provider webhooks: verified, stored once per event, acknowledged before processing."""
+"""Incoming provider webhooks: verified, stored once per event, acknowledged before processing.
+
+A voice platform's messages that need an answer during the call (an inbound call asking which
+agent answers, tool calls) are answered here, synchronously, in the platform's shape
+(core/calls/live.py); every other message takes the inbox like any provider's event.
+"""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+import structlog
 from dependency_injector.wiring import Provide, inject
 from pydantic import BaseModel
 from quart import Blueprint, Response, request
 from quart_schema import document_response, security_scheme_blueprint, tag
 
-from switchboard.core.integrations.webhooks import receive_webhook
+from switchboard.core.calls.live import LivePorts, choose_assistant, run_tool_calls
+from switchboard.core.calls.model import LIVE_KINDS, CallMessage, CallMessageKind
+from switchboard.core.integrations.webhooks import VerifiedWebhook, store_events, verify_webhook
 from switchboard.entrypoints.container import Container
+from switchboard.entrypoints.http.auth import client
 from switchboard.entrypoints.http.responses import json_response
 from switchboard.ports.clock import Clock
+from switchboard.ports.live_calls import ToolRunLedger
 from switchboard.ports.persistence import IdentityDirectory, UnitOfWorkFactory
 from switchboard.ports.providers import IncomingWebhook, ProviderCatalog, SecretBox
+from switchboard.ports.scheduling import BusyTimes
+from switchboard.ports.voice import LiveAnswer, VoiceMessages
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 security_scheme_blueprint(blueprint, [])  # providers prove themselves by signature, not token
+log = structlog.get_logger("switchboard.webhooks")
 
 
 class WebhookReceivedOut(BaseModel):
@@ -37,13 +50,52 @@ async def receive(
     catalog: ProviderCatalog = Provide[Container.plugins],
     box: SecretBox = Provide[Container.secret_box],
     clock: Clock = Provide[Container.clock],
+    busy_times: BusyTimes = Provide[Container.busy_times],
+    ledger: ToolRunLedger = Provide[Container.tool_run_ledger],
 ) -> Response:
     """A provider's event for one connection (the integration's webhook_url). Acknowledged once
-    stored; the worker processes it. A repeated event is acknowledged and stored once."""
+    stored; the worker processes it. A repeated event is acknowledged and stored once.
+
+    A voice platform's assistant request or tool calls are answered in the response instead, in
+    the platform's own shape; its other messages are stored and acknowledged as it expects."""
     incoming = IncomingWebhook(
         headers={name.lower(): value for name, value in request.headers.items()},
         body=await request.get_data(),
         url=request.url,
     )
-    received = await receive_webhook(provider, connection_id, incoming, directory, units, catalog, box, clock)
+    verified = await verify_webhook(provider, connection_id, incoming, directory, units, catalog, box)
+    voice = catalog.voice_messages(verified.integration.provider)
+    if voice is not None:
+        live = _live_message(voice, verified)
+        if live is not None:
+            answer = await _answer_live(verified, live, voice, LivePorts(units, clock, busy_times, ledger))
+            return json_response(answer.body, answer.status)
+    received = await store_events(verified, units, clock)
+    if voice is not None:
+        acknowledgement = voice.acknowledge()
+        return json_response(acknowledgement.body, acknowledgement.status)
     return json_response({"received": received.stored, "duplicates": received.duplicates})
+
+
+def _live_message(voice: VoiceMessages, verified: VerifiedWebhook) -> CallMessage | None:
+    """The one message of the call, when it needs an answer now. A message the plugin cannot
+    read is stored like any other: the worker reads it again and parks it if it still cannot."""
+    if len(verified.events) != 1:
+        return None
+    try:
+        message = voice.read(verified.events[0])
+    except Exception as error:  # a plugin's reading of an unexpected shape must not lose it
+        log.warning("voice_message_unreadable", provider=verified.integration.provider, error=str(error))
+        return None
+    return message if message.kind in LIVE_KINDS else None
+
+
+async def _answer_live(
+    verified: VerifiedWebhook, message: CallMessage, voice: VoiceMessages, ports: LivePorts
+) -> LiveAnswer:
+    tenant_id, integration_id = verified.tenant_id, verified.integration.id
+    if message.kind is CallMessageKind.ASSISTANT_REQUEST:
+        choice = await choose_assistant(tenant_id, integration_id, message, ports)
+        return voice.answer_assistant_request(choice)
+    results = await run_tool_calls(tenant_id, integration_id, message, ports, client())
+    return voice.answer_tool_calls(results)

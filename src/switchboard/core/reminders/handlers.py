@@ -17,6 +17,7 @@ from switchboard.core.customers.model import ContactChannel, Customer
 from switchboard.core.errors import PreconditionFailed
 from switchboard.core.flags.model import effective_flags
 from switchboard.core.integrations.model import Capability
+from switchboard.core.messaging.handlers import opt_out_of
 from switchboard.core.queues.model import new_outbox_message
 from switchboard.core.reminders.model import (
     REMINDER_KIND,
@@ -176,6 +177,11 @@ async def prepare_reminder(
         route = reminder_route(customer, sms_ready=sms_ready, email_ready=email_ready)
         if route is None:
             await _record(uow, job, "reminder.skipped", {"reason": "no_usable_channel"})
+            await uow.commit()
+            return None
+        if route[0] == "sms" and await opt_out_of(uow, route[1]) is not None:
+            # The number texted STOP: no text goes to it, reminders included.
+            await _record(uow, job, "reminder.skipped", {"reason": "recipient_opted_out"})
             await uow.commit()
             return None
     channel, to = route

@@ -2,7 +2,8 @@
 
 Sending goes through the official SDK's asynchronous path (``twilio.rest.Client`` with an
 ``AsyncTwilioHttpClient``, ``messages.create_async``), so nothing blocks the event loop. Status
-callbacks and inbound messages are checked with the SDK's ``RequestValidator``.
+callbacks and inbound messages are checked with the SDK's ``RequestValidator``, then read into
+the core's words (``MESSAGE_EVENTS``: an ``InboundMessage``, a ``StatusReport``) for the worker.
 
 ``SWITCHBOARD_TWILIO_API_BASE`` (or ``TwilioPlugin(api_base=...)``) points the SDK at another
 API host, such as a local stand-in in tests. It is the operator's setting, never a tenant's: a
@@ -12,6 +13,7 @@ tenant who could choose the host could make Switchboard send their credentials a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -22,6 +24,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from switchboard.core.integrations.model import Capability
+from switchboard.core.messaging.model import InboundMessage, MessageNotice, MessageStatus, StatusReport
+from switchboard.core.queues.model import PermanentFailure
 from switchboard.plugins import ProviderSpec, hookimpl
 from switchboard.plugins.spec import operator_api_base
 from switchboard.ports.providers import (
@@ -190,6 +194,72 @@ def verify_webhook(config: TwilioConfig, incoming: IncomingWebhook) -> list[Prov
     raise WebhookRejected("neither a message status callback nor an inbound message")
 
 
+# --- reading the verified events into the core's words ------------------------------------------
+
+# Twilio's message statuses that tell something the core records; the rest (queued, accepted,
+# sending, scheduled, ...) are steps on Twilio's side and change nothing here.
+_STATUSES: dict[str, MessageStatus] = {
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.DELIVERED,  # read receipts (WhatsApp, RCS) come only after delivery
+    "undelivered": MessageStatus.FAILED,
+    "failed": MessageStatus.FAILED,
+    "canceled": MessageStatus.FAILED,
+}
+
+
+def _text(event: ProviderEvent, name: str, *, required: bool = True) -> str | None:
+    value = event.data.get(name)
+    if isinstance(value, str) and (value or not required):
+        return value
+    if required:
+        raise PermanentFailure(f"Twilio event {event.event_id}: no {name}")
+    return None
+
+
+def read_inbound_message(event: ProviderEvent) -> list[MessageNotice]:
+    """``message.received``: a customer texted the tenant's number (an empty Body is a picture
+    message without text)."""
+    return [
+        InboundMessage(
+            provider_message_id=_text(event, "MessageSid") or "",
+            from_number=_text(event, "From") or "",
+            to_number=_text(event, "To") or "",
+            body=_text(event, "Body", required=False) or "",
+        )
+    ]
+
+
+def read_message_status(event: ProviderEvent) -> list[MessageNotice]:
+    """``message.<status>``: a status callback for a message we sent; failures carry Twilio's
+    ErrorCode (https://www.twilio.com/docs/api/errors)."""
+    reported = _text(event, "MessageStatus") or ""
+    status = _STATUSES.get(reported)
+    if status is None:
+        return []
+    error = None
+    if status is MessageStatus.FAILED:
+        code = _text(event, "ErrorCode", required=False)
+        detail = _text(event, "ErrorMessage", required=False)
+        error = (
+            f"Twilio: {reported}" + (f", error {code}" if code else "") + (f": {detail}" if detail else "")
+        )
+    return [
+        StatusReport(
+            provider_message_id=_text(event, "MessageSid") or "",
+            status=status,
+            error=error,
+            from_number=_text(event, "From", required=False),
+        )
+    ]
+
+
+MESSAGE_EVENTS: dict[str, Callable[[ProviderEvent], list[MessageNotice]]] = {
+    "message.received": read_inbound_message,
+    **{f"message.{status}": read_message_status for status in _STATUSES},
+}
+
+
 class TwilioPlugin:
     """Offers ``twilio`` (SMS). Holds only the operator's API base, never a tenant's settings."""
 
@@ -210,8 +280,18 @@ class TwilioPlugin:
                 build=lambda config: TwilioSms(config, api_base),
                 description="Sends text messages through Twilio Programmable Messaging.",
                 verify_webhook=verify_webhook,
+                message_events=MESSAGE_EVENTS,
             )
         ]
 
 
-__all__ = ["ProviderError", "TwilioConfig", "TwilioPlugin", "TwilioSms", "verify_webhook"]
+__all__ = [
+    "MESSAGE_EVENTS",
+    "ProviderError",
+    "TwilioConfig",
+    "TwilioPlugin",
+    "TwilioSms",
+    "read_inbound_message",
+    "read_message_status",
+    "verify_webhook",
+]

@@ -1,0 +1,1 @@
+"""Two-way text messages with customers, and their opt-outs."""

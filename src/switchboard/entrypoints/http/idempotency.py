@@ -43,7 +43,7 @@ def idempotent(view: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[
                 400, "Idempotency-Key must be 1 to 255 visible ASCII characters", "invalid_idempotency_key"
             )
         fingerprint = hashlib.sha256(
-            b"\n".join([request.method.encode(), request.path.encode(), await request.get_data()])
+            b"\n".join([request.method.encode(), request.path.encode(), await _body_fingerprint()])
         ).hexdigest()
         held = await _claim(key, fingerprint)
         if held is not None:
@@ -62,6 +62,23 @@ def idempotent(view: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[
         return response
 
     return wrapper
+
+
+async def _body_fingerprint() -> bytes:
+    """The body as compared between a request and its retry. A multipart body (an upload) is
+    compared by its parts, not its bytes: clients pick a fresh boundary for every request."""
+    if request.mimetype != "multipart/form-data":
+        return await request.get_data()
+    try:
+        form, files = await request.form, await request.files
+    except ValueError:
+        return b""  # not the multipart it says it is: the view refuses it
+    parts = [f"{name}={value}".encode() for name, value in form.items(multi=True)]
+    for name, file in files.items(multi=True):
+        digest = hashlib.sha256(file.stream.read()).hexdigest()
+        file.stream.seek(0)  # the view reads it again
+        parts.append(f"{name}:{file.filename}:{digest}".encode())
+    return b"\n".join(parts)
 
 
 def _answer_for(held: IdempotencyRecord, fingerprint: str) -> Response:

@@ -20,7 +20,7 @@ from prometheus_client import (
     multiprocess,
 )
 from quart import Quart, Response, current_app, g, request
-from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
+from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 
 from switchboard.entrypoints.http.errors import ApiError
 
@@ -96,10 +96,22 @@ async def _guard() -> None:
         and declares_body
         and not provider_call
         and not _is_json(request.mimetype)
+        and not _takes_multipart()
     ):
         raise ApiError(415, "send the body as application/json")
     if request.method in _BODY_METHODS and declares_body and not provider_call:
         await _refuse_unexpected_body()
+
+
+def _takes_multipart() -> bool:
+    """A multipart body to a route whose request model is documented as multipart (an upload)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    declared = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
+    return (
+        request.mimetype == "multipart/form-data"
+        and declared is not None
+        and declared[1] == DataSource.FORM_MULTIPART
+    )
 
 
 async def _refuse_unexpected_body() -> None:

@@ -3,6 +3,7 @@ of their users for support."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -41,9 +42,7 @@ async def set_status(
             action = "tenant.suspended" if status is TenantStatus.SUSPENDED else "tenant.reactivated"
             await uow.audit.record(action, "tenant", str(tenant_id))
         await uow.commit()
-    return Tenant(
-        tenant.id, tenant.name, tenant.created_at, tenant.updated_at, tenant.version, tenant.plan, status
-    )
+    return replace(tenant, status=status)
 
 
 async def impersonate(

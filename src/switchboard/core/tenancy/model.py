@@ -11,6 +11,7 @@ from switchboard.core.flags.model import Plan
 from switchboard.core.text import single_line
 
 TENANT_NAME_MAX = 200
+DEFAULT_TIME_ZONE = "UTC"
 
 
 class Role(StrEnum):
@@ -41,6 +42,8 @@ class Tenant:
     version: int = 1
     plan: Plan = Plan.FREE
     status: TenantStatus = TenantStatus.ACTIVE
+    # IANA name; reports cut their days at this zone's midnights.
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,32 @@ class Action(StrEnum):
     REMINDERS_READ = "reminders:read"
     # Reminder settings: which reminders go to customers, and when.
     REMINDERS_MANAGE = "reminders:manage"
+    # Text messages with customers, and the numbers that opted out of them.
+    MESSAGES_READ = "messages:read"
+    # Text a customer.
+    MESSAGES_WRITE = "messages:write"
     INTEGRATIONS_READ = "integrations:read"
     INTEGRATIONS_WRITE = "integrations:write"
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_LOG_READ = "audit_logs:read"
+    # Call reports: costs, revenue attributed to calls, and the call and report exports.
+    ANALYTICS_READ = "analytics:read"
+    # Voice agents, their versions and phone numbers.
+    AGENTS_READ = "agents:read"
+    # Change, publish, roll back, clone and delete agents; sync and assign phone numbers.
+    AGENTS_WRITE = "agents:write"
+    # Calls: their records, transcripts and recordings.
+    CALLS_READ = "calls:read"
+    # Start and end calls, give feedback on them.
+    CALLS_WRITE = "calls:write"
+    # Avatar videos: their history, and the provider's avatars and voices (cached).
+    AVATAR_VIDEOS_READ = "avatar_videos:read"
+    # Request avatar videos.
+    AVATAR_VIDEOS_WRITE = "avatar_videos:write"
+    # Refresh the cached avatars and voices from the provider at once.
+    AVATAR_VIDEOS_MANAGE = "avatar_videos:manage"
     # One's own password, second factor and sessions.
     ACCOUNT_SECURITY = "account:security"
 
@@ -75,6 +95,8 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.SALES_MANAGE: Rule(_MANAGERS, ("sales", Access.WRITE)),
     Action.REMINDERS_READ: Rule(_EVERYONE, ("reminders", Access.READ)),
     Action.REMINDERS_MANAGE: Rule(_MANAGERS, ("reminders", Access.WRITE)),
+    Action.MESSAGES_READ: Rule(_EVERYONE, ("messages", Access.READ)),
+    Action.MESSAGES_WRITE: Rule(_EVERYONE, ("messages", Access.WRITE)),
     # Even masked, provider settings are for the people who run the account.
     Action.INTEGRATIONS_READ: Rule(_MANAGERS, ("integrations", Access.READ)),
     Action.INTEGRATIONS_WRITE: Rule(_MANAGERS, ("integrations", Access.WRITE)),
@@ -82,6 +104,14 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.WEBHOOKS_WRITE: Rule(_MANAGERS, ("webhooks", Access.WRITE)),
     Action.API_KEYS_MANAGE: Rule(_MANAGERS, None, while_impersonating=False),
     Action.AUDIT_LOG_READ: Rule(_MANAGERS, ("audit_logs", Access.READ)),
+    Action.ANALYTICS_READ: Rule(_MANAGERS, ("analytics", Access.READ)),
+    Action.AGENTS_READ: Rule(_EVERYONE, ("agents", Access.READ)),
+    Action.AGENTS_WRITE: Rule(_MANAGERS, ("agents", Access.WRITE)),
+    Action.CALLS_READ: Rule(_EVERYONE, ("calls", Access.READ)),
+    Action.CALLS_WRITE: Rule(_EVERYONE, ("calls", Access.WRITE)),
+    Action.AVATAR_VIDEOS_READ: Rule(_EVERYONE, ("avatar_videos", Access.READ)),
+    Action.AVATAR_VIDEOS_WRITE: Rule(_EVERYONE, ("avatar_videos", Access.WRITE)),
+    Action.AVATAR_VIDEOS_MANAGE: Rule(_MANAGERS, ("avatar_videos", Access.WRITE)),
     Action.ACCOUNT_SECURITY: Rule(_EVERYONE, None, while_impersonating=False),
 }
 
@@ -93,6 +123,8 @@ SCOPE_FAMILIES: tuple[str, ...] = tuple(
 
 def allows(principal: Principal, action: Action) -> bool:
     rule = PERMISSIONS[action]
+    if principal.voice_agent_id is not None:  # an agent mid-call: only what its tools need
+        return action.value in principal.agent_actions
     if principal.impersonator_id is not None and not rule.while_impersonating:
         return False
     if principal.api_key_id is not None:
@@ -110,6 +142,8 @@ def require(principal: Principal, action: Action) -> None:
 
 
 def _who(principal: Principal) -> str:
+    if principal.voice_agent_id is not None:
+        return "this voice agent"
     if principal.api_key_id is not None:
         return "this API key"
     if principal.impersonator_id is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
@@ -22,6 +20,7 @@ from switchboard.core.pagination import MAX_LIMIT, PageRequest
 from switchboard.entrypoints.container import Container
 from switchboard.entrypoints.http.auth import acting, client, current_principal, require_principal
 from switchboard.entrypoints.http.blueprints.schemas import ListOut
+from switchboard.entrypoints.http.csv_stream import csv_line
 from switchboard.entrypoints.http.pagination import ListQuery, encode_cursor, page_request
 from switchboard.entrypoints.http.responses import list_response
 from switchboard.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -62,9 +61,10 @@ class ExportQuery(AuditFilters):
 
 
 class ActorOut(BaseModel):
-    type: Literal["user", "api_key", "platform_admin", "system", "customer"]
+    type: Literal["user", "api_key", "platform_admin", "system", "customer", "voice_agent"]
     id: UUID | None
     on_behalf_of_admin: UUID | None
+    call_id: UUID | None = Field(default=None, description="the call a voice agent acted in (voice agents)")
 
 
 class AuditEventOut(BaseModel):
@@ -94,7 +94,8 @@ def render_event(event: AuditEvent) -> dict[str, Any]:
             "type": event.actor.type.value,
             "id": event.actor.id,
             "on_behalf_of_admin": event.actor.on_behalf_of_admin,
-        },
+        }
+        | ({"call_id": event.actor.call_id} if event.actor.call_id is not None else {}),
         "action": event.action,
         "target_type": event.target_type,
         "target_id": event.target_id,
@@ -137,11 +138,11 @@ async def export_events(
     first = await handlers.list_events(filters, PageRequest(MAX_LIMIT), principal, unit())
 
     async def rows() -> AsyncIterator[bytes]:
-        yield _csv_line(CSV_COLUMNS)
+        yield csv_line(CSV_COLUMNS)
         page = first
         while True:
             for event in page.items:
-                yield _csv_line(_csv_row(event))
+                yield csv_line(_csv_row(event))
             if page.next_position is None:
                 return
             page = await handlers.list_events(
@@ -167,14 +168,3 @@ def _csv_row(event: AuditEvent) -> tuple[Any, ...]:
         event.request_id or "",
         orjson.dumps(event.changes).decode(),
     )
-
-
-def _csv_line(values: tuple[Any, ...]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([_defused(str(value)) for value in values])
-    return buffer.getvalue().encode()
-
-
-def _defused(cell: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas (CSV injection): quote them."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

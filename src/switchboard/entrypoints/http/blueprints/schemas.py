@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from switchboard.core.customers.model import ContactChannel, Customer, address_fields
 from switchboard.core.customers.timeline import TimelineEntry, TimelineKind
@@ -44,6 +44,7 @@ class TenantOut(BaseModel):
     id: UUID
     name: str
     plan: Plan
+    time_zone: str = Field(description="IANA name; the analytics reports cut their days in this zone")
     created_at: datetime
     updated_at: datetime
 
@@ -145,6 +146,7 @@ def render_tenant(tenant: Tenant) -> dict[str, Any]:
         "id": tenant.id,
         "name": tenant.name,
         "plan": tenant.plan.value,
+        "time_zone": tenant.time_zone,
         "created_at": tenant.created_at,
         "updated_at": tenant.updated_at,
     }

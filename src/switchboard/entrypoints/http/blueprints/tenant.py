@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dependency_injector.wiring import Provide, inject
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from quart import Blueprint, Response
 from quart_schema import document_response, tag, validate_request
 
@@ -25,6 +25,8 @@ from switchboard.entrypoints.http.responses import etag, if_match_version, json_
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import UnitOfWorkFactory
 
+TIME_ZONE_MAX = 64
+
 blueprint = Blueprint("tenant", __name__, url_prefix="/v1")
 blueprint.before_request(require_principal)
 
@@ -32,7 +34,15 @@ blueprint.before_request(require_principal)
 class TenantPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=TENANT_NAME_MAX)
+    name: str | None = Field(default=None, min_length=1, max_length=TENANT_NAME_MAX)
+    # IANA name; the analytics reports cut their days in this zone.
+    time_zone: str | None = Field(default=None, min_length=1, max_length=TIME_ZONE_MAX)
+
+    @model_validator(mode="after")
+    def something_to_change(self) -> TenantPatch:
+        if self.name is None and self.time_zone is None:
+            raise ValueError("give name, time_zone or both")
+        return self
 
 
 @blueprint.get("/me")
@@ -81,7 +91,7 @@ async def rename_tenant(
     units: UnitOfWorkFactory = Provide[Container.units],
     clock: Clock = Provide[Container.clock],
 ) -> Response:
-    """Rename the tenant (owners and admins). Honours If-Match."""
-    command = handlers.RenameTenant(data.name, if_match_version())
-    tenant = await handlers.rename_tenant(command, *acting(units), clock)
+    """Rename the tenant or set its time zone (owners and admins). Honours If-Match."""
+    command = handlers.UpdateTenant(data.name, data.time_zone, if_match_version())
+    tenant = await handlers.update_tenant(command, *acting(units), clock)
     return json_response(render_tenant(tenant), headers={"ETag": etag(tenant.version)})

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from switchboard.core.scheduling.model import WEEKDAYS
@@ -63,6 +64,11 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("PATCH", "/v1/customers/{customer_id}"): Action.CUSTOMERS_WRITE,
     ("DELETE", "/v1/customers/{customer_id}"): Action.CUSTOMERS_WRITE,
     ("GET", "/v1/customers/{customer_id}/timeline"): Action.CUSTOMERS_READ,
+    ("GET", "/v1/customers/{customer_id}/messages"): Action.MESSAGES_READ,
+    ("POST", "/v1/customers/{customer_id}/messages"): Action.MESSAGES_WRITE,
+    ("GET", "/v1/messages"): Action.MESSAGES_READ,
+    ("GET", "/v1/messages/{message_id}"): Action.MESSAGES_READ,
+    ("GET", "/v1/sms-opt-outs"): Action.MESSAGES_READ,
     ("GET", "/v1/sales/settings"): Action.SALES_READ,
     ("PATCH", "/v1/sales/settings"): Action.SALES_MANAGE,
     ("GET", "/v1/reminders/settings"): Action.REMINDERS_READ,
@@ -134,6 +140,35 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("DELETE", "/v1/api-keys/{key_id}"): Action.API_KEYS_MANAGE,
     ("GET", "/v1/audit-logs"): Action.AUDIT_LOG_READ,
     ("GET", "/v1/audit-logs/export"): Action.AUDIT_LOG_READ,
+    ("GET", "/v1/analytics/calls"): Action.ANALYTICS_READ,
+    ("GET", "/v1/analytics/costs"): Action.ANALYTICS_READ,
+    ("GET", "/v1/calls/export"): Action.ANALYTICS_READ,
+    ("GET", "/v1/agents"): Action.AGENTS_READ,
+    ("POST", "/v1/agents"): Action.AGENTS_WRITE,
+    ("GET", "/v1/agents/{agent_id}"): Action.AGENTS_READ,
+    ("PATCH", "/v1/agents/{agent_id}"): Action.AGENTS_WRITE,
+    ("DELETE", "/v1/agents/{agent_id}"): Action.AGENTS_WRITE,
+    ("GET", "/v1/agents/{agent_id}/versions"): Action.AGENTS_READ,
+    ("GET", "/v1/agents/{agent_id}/versions/{number}"): Action.AGENTS_READ,
+    ("POST", "/v1/agents/{agent_id}/publish"): Action.AGENTS_WRITE,
+    ("POST", "/v1/agents/{agent_id}/rollback"): Action.AGENTS_WRITE,
+    ("POST", "/v1/agents/{agent_id}/clone"): Action.AGENTS_WRITE,
+    ("POST", "/v1/phone-numbers/sync"): Action.AGENTS_WRITE,
+    ("GET", "/v1/phone-numbers"): Action.AGENTS_READ,
+    ("GET", "/v1/phone-numbers/{phone_number_id}"): Action.AGENTS_READ,
+    ("PATCH", "/v1/phone-numbers/{phone_number_id}"): Action.AGENTS_WRITE,
+    ("GET", "/v1/agents/{agent_id}/knowledge-base"): Action.AGENTS_READ,
+    ("POST", "/v1/agents/{agent_id}/knowledge-base"): Action.AGENTS_WRITE,
+    ("GET", "/v1/agents/{agent_id}/knowledge-base/{file_id}"): Action.AGENTS_READ,
+    ("GET", "/v1/agents/{agent_id}/knowledge-base/{file_id}/text"): Action.AGENTS_READ,
+    ("POST", "/v1/agents/{agent_id}/knowledge-base/{file_id}/sync"): Action.AGENTS_WRITE,
+    ("DELETE", "/v1/agents/{agent_id}/knowledge-base/{file_id}"): Action.AGENTS_WRITE,
+    ("POST", "/v1/calls"): Action.CALLS_WRITE,
+    ("GET", "/v1/calls"): Action.CALLS_READ,
+    ("GET", "/v1/calls/{call_id}"): Action.CALLS_READ,
+    ("POST", "/v1/calls/{call_id}/end"): Action.CALLS_WRITE,
+    ("POST", "/v1/calls/{call_id}/feedback"): Action.CALLS_WRITE,
+    ("GET", "/v1/calls/{call_id}/recording"): Action.CALLS_READ,
     ("GET", "/v1/auth/sessions"): Action.ACCOUNT_SECURITY,
     ("DELETE", "/v1/auth/sessions"): Action.ACCOUNT_SECURITY,
     ("DELETE", "/v1/auth/sessions/{session_id}"): Action.ACCOUNT_SECURITY,
@@ -144,6 +179,11 @@ ROUTES: dict[tuple[str, str], Need] = {
     ("POST", "/v1/auth/mfa/totp/confirm"): Action.ACCOUNT_SECURITY,
     ("POST", "/v1/auth/mfa/recovery-codes"): Action.ACCOUNT_SECURITY,
     ("POST", "/v1/auth/mfa/disable"): Action.ACCOUNT_SECURITY,
+    ("GET", "/v1/avatar-videos/avatars"): Action.AVATAR_VIDEOS_READ,
+    ("GET", "/v1/avatar-videos/voices"): Action.AVATAR_VIDEOS_MANAGE,  # walked with ?refresh=true
+    ("GET", "/v1/avatar-videos"): Action.AVATAR_VIDEOS_READ,
+    ("POST", "/v1/avatar-videos"): Action.AVATAR_VIDEOS_WRITE,
+    ("GET", "/v1/avatar-videos/{video_id}"): Action.AVATAR_VIDEOS_READ,
 }
 
 # Routes under /v1 that are not the tenant API, and why.
@@ -200,6 +240,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/team/invitations"): lambda w, pw: {"email": unique_email("walk"), "role": "member"},
     ("POST", "/v1/customers"): lambda w, pw: {"name": "Walk Customer"},
     ("PATCH", "/v1/customers/{customer_id}"): lambda w, pw: {"name": "Walked Customer"},
+    ("POST", "/v1/customers/{customer_id}/messages"): lambda w, pw: {"body": "Walk text"},
     ("POST", "/v1/integrations"): lambda w, pw: {
         "provider": "fake_email",
         "config": {"api_key": f"sk_test_{uuid.uuid4().hex}", "label": "walk"},
@@ -232,10 +273,23 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/appointments/{appointment_id}/status"): lambda w, pw: {"status": "confirmed"},
     ("POST", "/v1/webhook-endpoints"): lambda w, pw: {"url": WEBHOOK_URL},
     ("POST", "/v1/api-keys"): lambda w, pw: {"name": "Walk key", "scopes": {"customers": "read"}},
+    ("POST", "/v1/agents"): lambda w, pw: WALK_AGENT,
+    ("PATCH", "/v1/agents/{agent_id}"): lambda w, pw: {"name": "Walked agent"},
+    ("POST", "/v1/agents/{agent_id}/rollback"): lambda w, pw: {"version": 1},
+    ("POST", "/v1/agents/{agent_id}/clone"): lambda w, pw: {"name": "Walk clone"},
+    ("PATCH", "/v1/phone-numbers/{phone_number_id}"): lambda w, pw: {"agent_id": None},
+    ("POST", "/v1/calls"): lambda w, pw: {"agent_id": w.ids["agent_id"], "to": "+14155550123"},
+    ("POST", "/v1/calls/{call_id}/feedback"): lambda w, pw: {"rating": 4},
     ("POST", "/v1/auth/password"): lambda w, pw: {"current_password": pw, "new_password": new_password()},
     ("POST", "/v1/auth/mfa/totp/confirm"): lambda w, pw: {"code": "000000"},
     ("POST", "/v1/auth/mfa/recovery-codes"): lambda w, pw: {"code": "000000"},
     ("POST", "/v1/auth/mfa/disable"): lambda w, pw: {"password": pw},
+    ("POST", "/v1/avatar-videos"): lambda w, pw: {
+        "title": "Walk",
+        "script": "Walking.",
+        "avatar_id": "fake_avatar_ada",
+        "voice_id": "fake_voice_en",
+    },
 }
 
 # A valid query string for each route that needs one.
@@ -246,6 +300,19 @@ QUERIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         "to": _iso(datetime.now(UTC) + timedelta(days=2)),
         "duration": 30,
     },
+    ("GET", "/v1/analytics/calls"): lambda w: {"from": "2026-03-01", "to": "2026-03-31"},
+    ("GET", "/v1/analytics/costs"): lambda w: {"from": "2026-03-01", "to": "2026-03-31"},
+    # Refreshing is the manager-only part of the catalog routes.
+    ("GET", "/v1/avatar-videos/voices"): lambda w: {"refresh": "true"},
+}
+
+WALK_AGENT = {
+    "name": "Walk agent",
+    "voice_provider": "11labs",
+    "voice_id": "walk",
+    "model_provider": "openai",
+    "model": "gpt-4o-mini",
+    "system_prompt": "Walk the line.",
 }
 
 WALK_RESOURCE = {
@@ -258,6 +325,16 @@ WALK_RESOURCE = {
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _enable_sms(database: Any, tenant_id: str) -> None:
+    """Texting is off on the free plan: on, a text is refused only by the permission check."""
+    with psycopg.connect(database.owner_url) as conn:
+        conn.execute(
+            "INSERT INTO feature_flag_overrides (tenant_id, key, enabled, updated_at, updated_by)"
+            " VALUES (%s, 'sms', true, now(), 'walk')",
+            (tenant_id,),
+        )
 
 
 def _walk_day() -> str:
@@ -379,6 +456,7 @@ async def new_world(client: Any, database: Any) -> World:
     )
     world.ids["user_id"] = world.target.user_id
     world.ids["customer_id"] = (await create_customer(client, owner))["id"]  # type: ignore[arg-type]
+    _enable_sms(database, owner.tenant_id)
     world.ids["integration_id"] = await _created(
         client, owner, "/v1/integrations", BODIES[("POST", "/v1/integrations")](world, "")
     )
@@ -398,7 +476,19 @@ async def new_world(client: Any, database: Any) -> World:
         headers=owner.auth,
     )
     assert override.status_code == 201, await override.get_data()
+    world.ids["agent_id"] = await _created(client, owner, "/v1/agents", WALK_AGENT)
+    world.ids["number"] = "1"  # the agent's first version
+    _turn_on(database, owner.tenant_id, "avatar_video")  # a pro-plan feature: on, so only roles refuse
     return world
+
+
+def _turn_on(database: Any, tenant_id: str, flag: str) -> None:
+    with psycopg.connect(database.owner_url) as conn:
+        conn.execute(
+            "INSERT INTO feature_flag_overrides (tenant_id, key, enabled, updated_at, updated_by) "
+            "VALUES (%s, %s, true, now(), 'platform_admin:walk')",
+            (tenant_id, flag),
+        )
 
 
 async def spare_session(client: Any, who: Person, address: dict[str, Any]) -> str:

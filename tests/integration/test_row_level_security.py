@@ -402,6 +402,7 @@ SEED_ORDER = (
     "resources",
     "integrations",
     "resource_calendars",
+    "voice_agents",
 )
 
 
@@ -436,6 +437,136 @@ ROW_BUILDERS |= {
         "ends_at": _now() + timedelta(hours=1),
         "appointment_version": 1,
         "updated_at": _now(),
+    },
+}
+
+
+def _seeded_agent_id(tenant_id: uuid.UUID) -> uuid.UUID:
+    """The seeded voice agent, which the seeded agent version names."""
+    return uuid.uuid5(tenant_id, "seeded voice agent")
+
+
+_AGENT_SETTINGS: Row = {
+    "name": "Front desk",
+    "voice_provider": "11labs",
+    "voice_id": "rachel",
+    "model_provider": "openai",
+    "model": "gpt-4o-mini",
+    "system_prompt": "Answer the phone.",
+    "tools": ["find_customer"],
+}
+
+ROW_BUILDERS |= {
+    "voice_agents": lambda tenant_id, _user_id: (
+        _AGENT_SETTINGS
+        | {
+            "tenant_id": tenant_id,
+            "id": _seeded_agent_id(tenant_id),
+            "current_version": 1,
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+    ),
+    "agent_versions": lambda tenant_id, user_id: (
+        _AGENT_SETTINGS
+        | {
+            "tenant_id": tenant_id,
+            "id": uuid.uuid4(),
+            "agent_id": _seeded_agent_id(tenant_id),
+            "number": 1 + secrets.randbelow(1_000_000),
+            "created_by": user_id,
+            "created_at": _now(),
+        }
+    ),
+    "phone_numbers": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "integration_id": _seeded_integration_id(tenant_id),
+        "provider_id": secrets.token_hex(8),
+        "number": f"+1{secrets.randbelow(10**10):010d}",
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+}
+
+ROW_BUILDERS |= {
+    "calls": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "integration_id": _seeded_integration_id(tenant_id),
+        "provider_call_id": secrets.token_hex(10),
+        "direction": "inbound",
+        "status": "ringing",
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+}
+
+ROW_BUILDERS |= {
+    "knowledge_files": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "agent_id": _seeded_agent_id(tenant_id),
+        "name": "prices.txt",
+        "media_type": "text/plain",
+        "size_bytes": 12,
+        "sha256": secrets.token_hex(32),
+        "storage_key": f"tenants/{tenant_id}/agents/{_seeded_agent_id(tenant_id)}/knowledge/x",
+        "status": "processing",
+        "extracted_text": "Check-up: 50",
+        "text_length": 12,
+        "text_truncated": False,
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+}
+
+ROW_BUILDERS |= {
+    "sms_messages": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "direction": "inbound",
+        "from_number": "+14155550123",
+        "to_number": "+14155550100",
+        "body": "Is Thursday still on?",
+        "status": "received",
+        "provider": "twilio",
+        "provider_message_id": "SM" + secrets.token_hex(16),
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+    "sms_opt_outs": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "phone": f"+1{secrets.randbelow(10**10):010d}",
+        "keyword": "STOP",
+        "opted_out_at": _now(),
+    },
+}
+
+ROW_BUILDERS |= {
+    "avatar_videos": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "id": uuid.uuid4(),
+        "integration_id": uuid.uuid4(),
+        "provider": "heygen",
+        "title": "Welcome",
+        "script": "Hello from the seed",
+        "avatar_id": "Angela-inTshirt-20220820",
+        "voice_id": "1bd001e7e50f421d891986aad5158bc8",
+        "width": 1280,
+        "height": 720,
+        "status": "queued",
+        "request_key": secrets.token_hex(8),
+        "created_at": _now(),
+        "updated_at": _now(),
+    },
+    "avatar_catalogs": lambda tenant_id, _user_id: {
+        "tenant_id": tenant_id,
+        "kind": "avatars",
+        "integration_id": uuid.uuid4(),
+        "fetched_at": _now(),
+        "items": Jsonb([{"id": "a1", "name": "Ada"}]),
     },
 }
 

@@ -420,7 +420,7 @@ def test_the_directory_role_cannot_log_in_and_reads_only_what_its_lookups_need(c
         # listing tenants for platform admins (never a tenant's other data)
         *(
             ("tenants", column, "SELECT")
-            for column in ("id", "name", "plan", "status", "created_at", "updated_at", "version")
+            for column in ("id", "name", "plan", "status", "created_at", "updated_at", "version", "time_zone")
         ),
         # authenticating an API key, and noting it as used; never its name or creator
         *(

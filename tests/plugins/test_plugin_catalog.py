@@ -45,6 +45,8 @@ FAKE_PROVIDERS = {
     "fake_email": Capability.EMAIL,
     "fake_sms": Capability.SMS,
     "fake_payments": Capability.PAYMENTS,
+    "fake_voice": Capability.VOICE,
+    "fake_avatar_video": Capability.AVATAR_VIDEO,
 }
 AUTH_TOKEN = "ex_live_0123456789abcdef"
 GOOD_CONFIG = {"auth_token": AUTH_TOKEN, "sender": "+14155550100"}
@@ -97,20 +99,28 @@ def test_the_built_in_catalog_lists_its_plugins_and_their_providers_with_no_erro
             "github",
             "google_calendar",
             "outlook_calendar",
+            "heygen",
+            "vapi",
+            "retell",
         )
     ]
     assert_fake_plugin_loaded(catalog)
     assert [(d.slug, d.capability, d.plugin) for d in catalog.all()] == [
+        ("fake_avatar_video", Capability.AVATAR_VIDEO, "fake"),
         ("fake_email", Capability.EMAIL, "fake"),
         ("fake_payments", Capability.PAYMENTS, "fake"),
         ("fake_sms", Capability.SMS, "fake"),
+        ("fake_voice", Capability.VOICE, "fake"),
         ("github", Capability.SIGN_IN, "github"),
         ("google", Capability.SIGN_IN, "google"),
         ("google_calendar", Capability.CALENDAR, "google_calendar"),
+        ("heygen", Capability.AVATAR_VIDEO, "heygen"),
         ("outlook_calendar", Capability.CALENDAR, "outlook_calendar"),
+        ("retell", Capability.VOICE, "retell"),
         ("sendgrid", Capability.EMAIL, "sendgrid"),
         ("stripe", Capability.PAYMENTS, "stripe"),
         ("twilio", Capability.SMS, "twilio"),
+        ("vapi", Capability.VOICE, "vapi"),
     ]
 
 

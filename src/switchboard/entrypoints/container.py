@@ -14,7 +14,11 @@ from dependency_injector import containers, providers
 
 from switchboard.adapters.calendar_busy import busy_times_for
 from switchboard.adapters.clock import SystemClock
+from switchboard.adapters.documents.text import DocumentTextExtractor
 from switchboard.adapters.email.console import ConsoleEmailSender
+from switchboard.adapters.files.local import LocalFileStorage
+from switchboard.adapters.files.memory import MemoryFileStorage
+from switchboard.adapters.files.s3 import S3FileStorage
 from switchboard.adapters.memory.store import MemoryStore
 from switchboard.adapters.memory.unit_of_work import (
     MemoryIdentityDirectory,
@@ -28,19 +32,27 @@ from switchboard.adapters.postgres.unit_of_work import (
     PostgresJobClaims,
     PostgresUnitOfWork,
 )
+from switchboard.adapters.recording_source import HttpRecordingSource
 from switchboard.adapters.security.passwords import Argon2PasswordHasher
+from switchboard.adapters.security.recording_links import JwtRecordingLinks
 from switchboard.adapters.security.secret_box import FernetSecretBox
 from switchboard.adapters.security.tokens import JwtAccessTokens
 from switchboard.adapters.security.totp import PyotpOneTimePasswords
 from switchboard.adapters.throttling.limits_throttle import LimitsAttemptThrottle
+from switchboard.adapters.tool_runs import IdempotencyKeyLedger
 from switchboard.adapters.webhooks.sender import HttpWebhookSender
 from switchboard.core.identity.sessions import Identity
 from switchboard.core.sales.public import QuoteLinks
 from switchboard.core.scheduling.calendar_sync import CalendarConnections, CalendarSync
+from switchboard.entrypoints.avatar_videos import video_event_handlers, video_performers
+from switchboard.entrypoints.knowledge_sync import knowledge_performers
+from switchboard.entrypoints.messaging import message_event_handlers, message_performers
 from switchboard.entrypoints.online_payments import payment_event_handlers, payment_performers
 from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
-from switchboard.entrypoints.worker import Performer, Worker
+from switchboard.entrypoints.voice_calls import call_performers, voice_event_router
+from switchboard.entrypoints.voice_sync import voice_performers
+from switchboard.entrypoints.worker import EventHandler, Performer, Worker
 from switchboard.plugins.calendars import OperatorCalendarProviders
 from switchboard.plugins.manager import build_plugin_catalog
 from switchboard.plugins.registry import PluginProviderRegistry
@@ -49,6 +61,21 @@ from switchboard.plugins.sign_in import OperatorSignInProviders
 
 def _all_performers(*groups: dict[str, Performer]) -> dict[str, Performer]:
     return {kind: performer for group in groups for kind, performer in group.items()}
+
+
+def _s3_file_storage(settings: Settings) -> S3FileStorage:
+    secret = settings.s3_secret_access_key
+    return S3FileStorage(
+        settings.s3_bucket or "",
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else None,
+    )
+
+
+def _all_event_handlers(*groups: dict[tuple[str, str], EventHandler]) -> dict[tuple[str, str], EventHandler]:
+    return {key: handler for group in groups for key, handler in group.items()}
 
 
 class Container(containers.DeclarativeContainer):
@@ -133,6 +160,19 @@ class Container(containers.DeclarativeContainer):
     busy_times = providers.Singleton(
         busy_times_for, calendar_providers, calendar_sync, config.calendar_busy_cache_seconds
     )
+    # Agents' knowledge base: where uploaded files are kept (SWITCHBOARD_FILE_STORAGE), and
+    # the text read out of them.
+    file_storage = providers.Selector(
+        providers.Callable(lambda s: s.file_storage_kind(), settings),
+        memory=providers.Singleton(MemoryFileStorage),
+        local=providers.Singleton(
+            LocalFileStorage, providers.Callable(lambda s: s.file_storage_root(), settings)
+        ),
+        s3=providers.Singleton(_s3_file_storage, settings),
+    )
+    text_extractor = providers.Singleton(DocumentTextExtractor)
+    # The live-call tool server's answers kept for a platform's retries (core/calls/live.py).
+    tool_run_ledger = providers.Singleton(IdempotencyKeyLedger, units)
 
     job_claims = providers.Selector(
         config.storage,
@@ -140,6 +180,11 @@ class Container(containers.DeclarativeContainer):
         postgres=providers.Singleton(PostgresJobClaims, pool),
     )
     webhook_sender = providers.Singleton(HttpWebhookSender, allow_loopback=config.webhooks_allow_loopback)
+    # Call recordings: short-lived signed links, and the bytes read from the platform's address.
+    recording_links = providers.Singleton(
+        JwtRecordingLinks, signing_key=providers.Callable(lambda s: s.signing_key(), settings)
+    )
+    recording_source = providers.Singleton(HttpRecordingSource, allow_loopback=config.webhooks_allow_loopback)
     worker = providers.Factory(
         Worker,
         job_claims,
@@ -149,12 +194,31 @@ class Container(containers.DeclarativeContainer):
         webhook_sender,
         secret_box,
         # Payments and refunds that providers' events tell of; refunds sent to providers.
-        event_handlers=providers.Factory(payment_event_handlers, plugins, units, clock),
+        event_handlers=providers.Factory(
+            _all_event_handlers,
+            providers.Factory(payment_event_handlers, plugins, units, clock),
+            # Inbound text messages and their status callbacks (docs/messaging.md).
+            providers.Factory(message_event_handlers, plugins, units, clock),
+            # Avatar videos finished or failed at their provider (docs/avatar-videos.md).
+            providers.Factory(video_event_handlers, plugins, units, clock),
+        ),
+        # Every message of a voice platform, whatever its type, recorded on its call.
+        event_routers=providers.List(providers.Factory(voice_event_router, plugins, units, clock)),
         performers=providers.Factory(
             _all_performers,
             providers.Factory(payment_performers, units, provider_registry, clock),
+            # Text messages to customers, checked against opt-outs at send time.
+            providers.Factory(message_performers, units, provider_registry, clock),
             # Bookings pushed to connected calendars, and their periodic syncs.
             providers.Callable(lambda sync: sync.performers(), calendar_sync),
+            # Outbound calls placed, and live calls hung up, at the tenant's voice platform.
+            providers.Factory(call_performers, units, provider_registry, clock),
+            # Voice agents and phone numbers kept in step with the tenant's voice platform.
+            providers.Factory(voice_performers, units, provider_registry, clock, config.public_url),
+            # Knowledge base files sent to and removed from the voice platform, and from storage.
+            providers.Factory(knowledge_performers, units, provider_registry, file_storage, clock),
+            # Avatar videos sent to their provider, and their status checks when no webhook comes.
+            providers.Factory(video_performers, units, provider_registry, clock),
         ),
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.adapters.postgres.embedded import default_data_dir
@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     calendar_sync_minutes: int = Field(default=5, ge=1, le=1440)
     calendar_busy_cache_seconds: int = Field(default=30, ge=0, le=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Agents' knowledge base: the largest document taken (that route alone accepts bodies this
+    # large), and where files are kept: "local" (a directory, ``file_storage_dir`` or
+    # <data_dir>/files), "s3" (an S3-compatible bucket), or "memory" (nothing persists; the
+    # default when ``storage`` is memory).
+    knowledge_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    file_storage: Literal["local", "s3", "memory"] | None = None
+    file_storage_dir: Path | None = None
+    s3_endpoint_url: str | None = None  # unset: AWS itself
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None  # unset, with the secret: boto3's own credential chain
+    s3_secret_access_key: SecretStr | None = Field(default=None, repr=False)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def signing_key(self) -> str:
@@ -69,6 +81,20 @@ class Settings(BaseSettings):
         if self.encryption_keys is not None:
             return [key.strip() for key in self.encryption_keys.get_secret_value().split(",") if key.strip()]
         return [_load_or_create(self.data_dir / ENCRYPTION_KEY_FILE, lambda: Fernet.generate_key().decode())]
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.file_storage == "s3" and not self.s3_bucket:
+            raise ValueError("SWITCHBOARD_S3_BUCKET is required when SWITCHBOARD_FILE_STORAGE is s3")
+        return self
+
+    def file_storage_kind(self) -> str:
+        if self.file_storage is not None:
+            return self.file_storage
+        return "memory" if self.storage == "memory" else "local"
+
+    def file_storage_root(self) -> Path:
+        return self.file_storage_dir or self.data_dir / "files"
 
     def app_password(self) -> str | None:
         return self.database_app_password.get_secret_value() if self.database_app_password else None

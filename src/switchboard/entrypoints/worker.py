@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import structlog
@@ -36,6 +36,9 @@ from switchboard.ports.providers import (
 log = structlog.get_logger("switchboard.worker")
 
 EventHandler = Callable[[InboxEvent], Awaitable[None]]
+# Picks the handler of an event no exact (provider, type) handler claims, e.g. by what the
+# provider's plugin offers (every event of a voice platform); None: not its business.
+EventRouter = Callable[[InboxEvent], EventHandler | None]
 Performer = Callable[[OutboxMessage], Awaitable[None]]
 IDLE_SLICE_SECONDS = 0.25
 
@@ -54,6 +57,7 @@ class Worker:
         lease_seconds: int = 60,
         idle_seconds: float = 1.0,
         event_handlers: dict[tuple[str, str], EventHandler] | None = None,
+        event_routers: Sequence[EventRouter] = (),
         performers: dict[str, Performer] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -67,6 +71,7 @@ class Worker:
         self._lease_seconds = lease_seconds
         self._idle_seconds = idle_seconds
         self._event_handlers = event_handlers or {}
+        self._event_routers = tuple(event_routers)
         self._rng = rng or random.Random()  # noqa: S311 (retry jitter, not security)
         self._performers: dict[str, Performer] = {
             "email.send": self._send_email,
@@ -130,6 +135,8 @@ class Worker:
 
     async def _process(self, event: InboxEvent) -> None:
         handler = self._event_handlers.get((event.provider, event.type))
+        if handler is None:
+            handler = next((h for route in self._event_routers if (h := route(event)) is not None), None)
         if handler is not None:
             await handler(event)
 

@@ -22,6 +22,7 @@ from switchboard.ports.providers import (
     ValidatedConfig,
     WebhookRejected,
 )
+from switchboard.ports.voice import VoiceMessages
 
 ENTRY_POINT_GROUP = "switchboard.plugins"
 log = logging.getLogger("switchboard.plugins")
@@ -69,6 +70,10 @@ class PluginCatalog:
             raise WebhookRejected(f"{slug} sends no webhooks here")
         return spec.verify_webhook(_validated(spec, config), incoming)
 
+    def voice_messages(self, slug: str) -> VoiceMessages | None:
+        spec = self.specs.get(slug)
+        return spec.voice if spec is not None else None
+
     def build(self, slug: str, config: dict[str, Any]) -> object:
         """A new adapter for one stored configuration."""
         spec = self.specs[slug]
@@ -100,6 +105,9 @@ BUILTIN_PLUGINS = (
     "switchboard.plugins.github:GitHubPlugin",
     "switchboard.plugins.google_calendar:GoogleCalendarPlugin",
     "switchboard.plugins.outlook_calendar:OutlookCalendarPlugin",
+    "switchboard.plugins.heygen:HeyGenPlugin",
+    "switchboard.plugins.vapi:VapiPlugin",
+    "switchboard.plugins.retell:RetellPlugin",
 )
 
 

@@ -11,6 +11,7 @@ from switchboard.core.flags.model import FLAGS, FeatureDisabled
 from switchboard.core.integrations.handlers import open_config
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins.manager import PluginCatalog
+from switchboard.ports.avatar_video import AvatarVideoPort
 from switchboard.ports.persistence import UnitOfWorkFactory
 from switchboard.ports.providers import EmailSender, PaymentsPort, SecretBox, SmsSender
 from switchboard.ports.voice import VoicePort
@@ -45,6 +46,9 @@ class PluginProviderRegistry:
 
     async def voice_for(self, tenant_id: UUID) -> VoicePort:
         return cast(VoicePort, await self._required(tenant_id, Capability.VOICE))
+
+    async def avatar_video_for(self, tenant_id: UUID) -> AvatarVideoPort:
+        return cast(AvatarVideoPort, await self._required(tenant_id, Capability.AVATAR_VIDEO))
 
     async def _required(self, tenant_id: UUID, capability: Capability) -> object:
         adapter = await self._adapter(tenant_id, capability)

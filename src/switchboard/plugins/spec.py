@@ -11,7 +11,9 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, SecretStr
 
+from switchboard.core.avatar_videos.model import VideoReport
 from switchboard.core.integrations.model import Capability
+from switchboard.core.messaging.model import MessageNotice
 from switchboard.core.sales.provider_payments import PaymentNotice
 from switchboard.ports.providers import IncomingWebhook, ProviderEvent
 from switchboard.ports.voice import VoiceMessages
@@ -62,6 +64,18 @@ class ProviderSpec:
     # A voice provider's reading of its platform's server messages, and the shapes of its
     # answers to the ones that need an answer during the call (ports/voice.py).
     voice: VoiceMessages | None = None
+    # An SMS provider's events about text messages (an inbound message, a status callback), by
+    # event type, each with the function that reads one verified event into the core's notices
+    # (InboundMessage, StatusReport); the worker records them (docs/messaging.md).
+    message_events: Mapping[str, Callable[[ProviderEvent], list[MessageNotice]]] = dataclasses.field(
+        default_factory=dict
+    )
+    # An avatar video provider's events about its videos, by event type, each with the function
+    # that reads one verified event into a report; the worker moves the video forward with it
+    # (docs/avatar-videos.md).
+    video_events: Mapping[str, Callable[[ProviderEvent], VideoReport]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if not _SLUG.match(self.slug):

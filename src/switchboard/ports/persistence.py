@@ -34,11 +34,21 @@ from switchboard.core.pagination import Page, PageRequest, Position
 from switchboard.core.queues.model import InboxEvent, OutboxMessage
 from switchboard.core.tenancy.model import Invitation, Member, Membership, Role, Tenant, TenantStatus
 from switchboard.core.webhooks.model import Delivery, WebhookEndpoint
+from switchboard.ports.analytics import CallReports
+from switchboard.ports.avatar_video import AvatarCatalogRepository, AvatarVideoRepository
 from switchboard.ports.calendar import (
     CalendarEventLinkRepository,
     ExternalBusyRepository,
     ResourceCalendarRepository,
 )
+from switchboard.ports.calls import (
+    AgentVersionRepository,
+    CallRepository,
+    KnowledgeFileRepository,
+    PhoneNumberRepository,
+    VoiceAgentRepository,
+)
+from switchboard.ports.messaging import MessageRepository, SmsOptOutRepository
 from switchboard.ports.provider_payments import ProviderPaymentRepository, ProviderRefundRepository
 from switchboard.ports.reminders import ReminderSettingsRepository
 from switchboard.ports.sales import (
@@ -64,7 +74,7 @@ class TenantRepository(Protocol):
         ...
 
     async def update(self, tenant: Tenant, expected_version: int) -> bool:
-        """Store the name, updated_at and version if the stored version is still
+        """Store the name, time zone, updated_at and version if the stored version is still
         ``expected_version``."""
         ...
 
@@ -277,6 +287,10 @@ class CustomerRepository(TimelineSource, Protocol):
 
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None: ...
 
+    async def find_by_phone(self, phone: str) -> Customer | None:
+        """The tenant's earliest customer whose stored (normalised, E.164) phone is ``phone``."""
+        ...
+
     async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
         """The customer's own history (defined before ``list``, which shadows it): the audit
         log's entries whose target is the customer, as ``timeline.history_entry`` makes them."""
@@ -477,6 +491,21 @@ class UnitOfWork(Protocol):
     provider_payments: ProviderPaymentRepository
     provider_refunds: ProviderRefundRepository
     reminder_settings: ReminderSettingsRepository
+    # Text messages with customers, and opted-out numbers (ports/messaging.py).
+    messages: MessageRepository
+    sms_opt_outs: SmsOptOutRepository
+    # Avatar videos (ports/avatar_video.py): the history, and the cached avatars and voices.
+    avatar_videos: AvatarVideoRepository
+    avatar_catalogs: AvatarCatalogRepository
+    # Voice (ports/calls.py): agents, their versions, the platform's phone numbers.
+    voice_agents: VoiceAgentRepository
+    agent_versions: AgentVersionRepository
+    phone_numbers: PhoneNumberRepository
+    calls: CallRepository
+    # Agents' knowledge base files and their extracted text (ports/calls.py).
+    knowledge_files: KnowledgeFileRepository
+    # Sums over calls and payments for the reports (ports/analytics.py).
+    call_reports: CallReports
 
     async def __aenter__(self) -> Self: ...
 

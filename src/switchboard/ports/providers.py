@@ -15,7 +15,8 @@ from uuid import UUID
 from switchboard.core.integrations.model import Capability
 
 if TYPE_CHECKING:
-    from switchboard.ports.voice import VoicePort
+    from switchboard.ports.avatar_video import AvatarVideoPort
+    from switchboard.ports.voice import VoiceMessages, VoicePort
 
 __all__ = ["Capability"]
 
@@ -204,6 +205,11 @@ class ProviderCatalog(Protocol):
         """The provider's own signature and freshness checks; raises ``WebhookRejected``."""
         ...
 
+    def voice_messages(self, slug: str) -> VoiceMessages | None:
+        """How a voice provider reads its platform's messages and shapes the answers to the
+        ones that need one during the call; None for any other provider."""
+        ...
+
 
 class SecretBox(Protocol):
     """Authenticated encryption for credentials at rest, with rotatable keys."""
@@ -230,6 +236,10 @@ class ProviderRegistry(Protocol):
 
     async def voice_for(self, tenant_id: UUID) -> VoicePort:
         """The tenant's voice platform (ports/voice.py)."""
+        ...
+
+    async def avatar_video_for(self, tenant_id: UUID) -> AvatarVideoPort:
+        """The tenant's avatar video provider (ports/avatar_video.py)."""
         ...
 
 

@@ -86,7 +86,11 @@ class MemoryTenantRepository(_Scoped):
         if current is None or tenant.id != current.id or current.version != expected_version:
             return False
         self._tx.write("tenants")[tenant.id] = replace(
-            current, name=tenant.name, updated_at=tenant.updated_at, version=tenant.version
+            current,
+            name=tenant.name,
+            time_zone=tenant.time_zone,
+            updated_at=tenant.updated_at,
+            version=tenant.version,
         )
         return True
 
@@ -480,6 +484,14 @@ class MemoryCustomerRepository(_Scoped):
 
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
         return self._tx.read("customers").get((self._tenant_id, customer_id))
+
+    async def find_by_phone(self, phone: str) -> Customer | None:
+        matching = [
+            c
+            for (tid, _), c in self._tx.read("customers").items()
+            if tid == self._tenant_id and c.phone == phone
+        ]
+        return min(matching, key=lambda c: (c.created_at, c.id), default=None)
 
     async def list(
         self, page: PageRequest, search: str | None = None, tag: str | None = None

@@ -10,11 +10,19 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from switchboard.adapters.memory.analytics import MemoryCallReports
+from switchboard.adapters.memory.avatar_videos import (
+    MemoryAvatarCatalogRepository,
+    MemoryAvatarVideoRepository,
+)
 from switchboard.adapters.memory.calendars import (
     MemoryCalendarEventLinkRepository,
     MemoryExternalBusyRepository,
     MemoryResourceCalendarRepository,
 )
+from switchboard.adapters.memory.calls import MemoryCallRepository
+from switchboard.adapters.memory.knowledge import MemoryKnowledgeFileRepository
+from switchboard.adapters.memory.messages import MemoryMessageRepository, MemorySmsOptOutRepository
 from switchboard.adapters.memory.provider_payments import (
     MemoryProviderPaymentRepository,
     MemoryProviderRefundRepository,
@@ -56,6 +64,11 @@ from switchboard.adapters.memory.scheduling import (
     MemoryResourceRepository,
 )
 from switchboard.adapters.memory.store import MemoryStore, Transaction
+from switchboard.adapters.memory.voice_agents import (
+    MemoryAgentVersionRepository,
+    MemoryPhoneNumberRepository,
+    MemoryVoiceAgentRepository,
+)
 from switchboard.core.apikeys.model import KeyCandidate
 from switchboard.core.audit.model import AuditContext
 from switchboard.core.identity.model import AdminCandidate, LoginCandidate
@@ -107,6 +120,10 @@ class MemoryUnitOfWork:
         self.provider_payments = MemoryProviderPaymentRepository(*scope)
         self.provider_refunds = MemoryProviderRefundRepository(*scope)
         self.reminder_settings = MemoryReminderSettingsRepository(*scope)
+        self.messages = MemoryMessageRepository(*scope)
+        self.sms_opt_outs = MemorySmsOptOutRepository(*scope)
+        self.avatar_videos = MemoryAvatarVideoRepository(*scope)
+        self.avatar_catalogs = MemoryAvatarCatalogRepository(*scope)
         self.resources = MemoryResourceRepository(*scope)
         self.resource_overrides = MemoryResourceOverrideRepository(*scope)
         self.appointments = MemoryAppointmentRepository(*scope)
@@ -114,6 +131,12 @@ class MemoryUnitOfWork:
         self.resource_calendars = MemoryResourceCalendarRepository(*scope)
         self.calendar_busy = MemoryExternalBusyRepository(*scope)
         self.calendar_events = MemoryCalendarEventLinkRepository(*scope)
+        self.voice_agents = MemoryVoiceAgentRepository(*scope)
+        self.agent_versions = MemoryAgentVersionRepository(*scope)
+        self.phone_numbers = MemoryPhoneNumberRepository(*scope)
+        self.calls = MemoryCallRepository(*scope)
+        self.knowledge_files = MemoryKnowledgeFileRepository(*scope)
+        self.call_reports = MemoryCallReports(*scope)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -194,7 +194,12 @@ _TENANT_GET = compile_sql(select(tenants).where(tenants.c.id == bindparam("tenan
 _TENANT_UPDATE = compile_sql(
     update(tenants)
     .where(tenants.c.id == bindparam("id"), tenants.c.version == bindparam("expected_version"))
-    .values(name=bindparam("name"), updated_at=bindparam("updated_at"), version=bindparam("version"))
+    .values(
+        name=bindparam("name"),
+        time_zone=bindparam("time_zone"),
+        updated_at=bindparam("updated_at"),
+        version=bindparam("version"),
+    )
 )
 # Not versioned: a rename racing a suspension writes other columns, so neither is lost.
 _TENANT_SET_STATUS = compile_sql(
@@ -719,7 +724,12 @@ def _audit_list_sql(after: bool, filters: frozenset[str]) -> str:
 
 
 def _audit_event(row: Row) -> AuditEvent:
-    actor = Actor(ActorType(row.pop("actor_type")), row.pop("actor_id"), row.pop("on_behalf_of_admin"))
+    actor = Actor(
+        ActorType(row.pop("actor_type")),
+        row.pop("actor_id"),
+        row.pop("on_behalf_of_admin"),
+        row.pop("call_id"),
+    )
     return AuditEvent(**row, actor=actor)
 
 
@@ -745,6 +755,7 @@ class PostgresAuditRepository(_Repository):
             "actor_type": actor.type.value,
             "actor_id": actor.id,
             "on_behalf_of_admin": actor.on_behalf_of_admin,
+            "call_id": actor.call_id,
             "action": action,
             "target_type": target_type,
             "target_id": target_id,
@@ -767,6 +778,12 @@ _THIS_CUSTOMER = this_row(customers)
 _CUSTOMER_INSERT = compile_sql(insert(customers))
 _CUSTOMER_GET = compile_sql(select(customers).where(_THIS_CUSTOMER))
 _CUSTOMER_GET_FOR_UPDATE = compile_sql(select(customers).where(_THIS_CUSTOMER).with_for_update())
+_CUSTOMER_BY_PHONE = compile_sql(
+    select(customers)
+    .where(customers.c.tenant_id == bindparam("tenant_id"), customers.c.phone == bindparam("phone"))
+    .order_by(customers.c.created_at, customers.c.id)
+    .limit(bindparam("limit"))
+)
 _CUSTOMER_UPDATE = versioned_update(
     customers,
     "name",
@@ -858,6 +875,11 @@ class PostgresCustomerRepository(_Repository):
     async def get(self, customer_id: UUID, *, for_update: bool = False) -> Customer | None:
         sql = _CUSTOMER_GET_FOR_UPDATE if for_update else _CUSTOMER_GET
         row = await self._one(sql, {"tenant_id": self._tenant_id, "id": customer_id})
+        return _customer(row) if row else None
+
+    async def find_by_phone(self, phone: str) -> Customer | None:
+        params = {"tenant_id": self._tenant_id, "phone": phone, "limit": 1}
+        row = await self._one(_CUSTOMER_BY_PHONE, params)
         return _customer(row) if row else None
 
     async def list(

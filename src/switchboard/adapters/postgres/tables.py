@@ -45,6 +45,8 @@ tenants = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("plan", Text, nullable=False, server_default=text("'free'")),
     Column("status", Text, nullable=False, server_default=text("'active'")),
+    # IANA name (0019): reports cut days at this zone's midnights.
+    Column("time_zone", Text, nullable=False, server_default=text("'UTC'")),
     CheckConstraint("plan IN ('free', 'pro')", name="tenants_plan_check"),
     CheckConstraint("status IN ('active', 'suspended')", name="tenants_status_check"),
     Index("tenants_newest_first_idx", text("created_at DESC"), text("id DESC")),
@@ -434,6 +436,7 @@ audit_events = Table(
     Column("actor_type", Text, nullable=False),
     Column("actor_id", UUID(as_uuid=True)),
     Column("on_behalf_of_admin", UUID(as_uuid=True)),
+    Column("call_id", UUID(as_uuid=True)),  # a voice agent's call (0020)
     Column("action", Text, nullable=False),
     Column("target_type", Text),
     Column("target_id", Text),
@@ -443,7 +446,7 @@ audit_events = Table(
     Column("changes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     PrimaryKeyConstraint("tenant_id", "id"),
     CheckConstraint(
-        "actor_type IN ('user', 'api_key', 'platform_admin', 'system', 'customer')",
+        "actor_type IN ('user', 'api_key', 'platform_admin', 'system', 'customer', 'voice_agent')",
         name="audit_events_actor_type_check",
     ),
     Index("audit_events_newest_first_idx", "tenant_id", text("occurred_at DESC"), text("id DESC")),
@@ -883,4 +886,328 @@ calendar_event_links = Table(
         name="calendar_event_links_integration_fkey",
     ),
     Index("calendar_event_links_by_calendar_idx", "tenant_id", "integration_id", "calendar_id", "ends_at"),
+)
+
+# --- avatar videos (0018): each tenant's videos, and its cached avatar and voice catalogs -------
+
+# No foreign key to the integration: a video's record outlives its connection.
+avatar_videos = Table(
+    "avatar_videos",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("integration_id", UUID(as_uuid=True), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("script", Text, nullable=False),
+    Column("avatar_id", Text, nullable=False),
+    Column("voice_id", Text, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("request_key", Text),
+    Column("provider_video_id", Text),
+    Column("video_url", Text),
+    Column("thumbnail_url", Text),
+    Column("duration_ms", Integer),
+    Column("error", Text),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    _timestamp("finished_at", nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "request_key", name="avatar_videos_request_key_key"),
+    UniqueConstraint(
+        "tenant_id", "provider", "provider_video_id", name="avatar_videos_provider_video_id_key"
+    ),
+    CheckConstraint(
+        "status IN ('queued', 'processing', 'completed', 'failed')", name="avatar_videos_status_check"
+    ),
+    CheckConstraint("char_length(script) BETWEEN 1 AND 5000", name="avatar_videos_script_check"),
+    CheckConstraint("width > 0 AND height > 0", name="avatar_videos_dimension_check"),
+    CheckConstraint(
+        "(status IN ('completed', 'failed')) = (finished_at IS NOT NULL)", name="avatar_videos_finished_check"
+    ),
+    Index("avatar_videos_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+    Index("avatar_videos_by_status_idx", "tenant_id", "status", text("created_at DESC"), text("id DESC")),
+)
+
+avatar_catalogs = Table(
+    "avatar_catalogs",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("integration_id", UUID(as_uuid=True), nullable=False),
+    _timestamp("fetched_at"),
+    Column("items", JSONB, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "kind"),
+    CheckConstraint("kind IN ('avatars', 'voices')", name="avatar_catalogs_kind_check"),
+)
+
+# --- text messages (0016): sent to and received from customers; numbers that opted out ---------
+
+sms_messages = Table(
+    "sms_messages",
+    metadata,
+    _tenant_id(),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("customer_id", UUID(as_uuid=True)),  # no foreign key: the conversation outlives the record
+    Column("direction", Text, nullable=False),
+    Column("from_number", Text),
+    Column("to_number", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("provider", Text),
+    Column("provider_message_id", Text),
+    Column("error", Text),
+    Column("sender_type", Text),
+    Column("sender_id", UUID(as_uuid=True)),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint(
+        "tenant_id", "provider", "provider_message_id", name="sms_messages_provider_message_id_key"
+    ),
+    CheckConstraint("direction IN ('outbound', 'inbound')", name="sms_messages_direction_check"),
+    CheckConstraint(
+        "status IN ('queued', 'sent', 'delivered', 'failed', 'received', 'blocked')",
+        name="sms_messages_status_check",
+    ),
+    CheckConstraint("(direction = 'inbound') = (status = 'received')", name="sms_messages_received_check"),
+    CheckConstraint("sender_type IN ('user', 'api_key', 'system')", name="sms_messages_sender_type_check"),
+    CheckConstraint("(direction = 'inbound') = (sender_type IS NULL)", name="sms_messages_sender_check"),
+    CheckConstraint(
+        "direction = 'inbound' OR char_length(body) BETWEEN 1 AND 1600", name="sms_messages_body_check"
+    ),
+    Index("sms_messages_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+    Index(
+        "sms_messages_by_customer_idx", "tenant_id", "customer_id", text("created_at DESC"), text("id DESC")
+    ),
+)
+
+sms_opt_outs = Table(
+    "sms_opt_outs",
+    metadata,
+    _tenant_id(),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("keyword", Text, nullable=False),
+    _timestamp("opted_out_at"),
+    Column("customer_id", UUID(as_uuid=True)),
+    Column("message_id", UUID(as_uuid=True)),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "phone", name="sms_opt_outs_tenant_id_phone_key"),
+    Index("sms_opt_outs_newest_first_idx", "tenant_id", text("opted_out_at DESC"), text("id DESC")),
+)
+
+# --- voice agents (0014): agents, their immutable versions, the platform's phone numbers --------
+
+voice_agents = Table(
+    "voice_agents",
+    metadata,
+    _tenant_id(),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    # The current (latest) settings; each version keeps its own copy.
+    Column("name", Text, nullable=False),
+    Column("voice_provider", Text, nullable=False),
+    Column("voice_id", Text, nullable=False),
+    Column("model_provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("system_prompt", Text, nullable=False),
+    Column("first_message", Text),
+    Column("tools", ARRAY(Text), nullable=False),  # BusinessTool values
+    Column("current_version", Integer, nullable=False),
+    Column("published_version", Integer),
+    Column("provider_agent_id", Text),
+    Column("sync_status", Text),
+    Column("sync_error", Text),
+    _timestamp("synced_at", nullable=True),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "provider_agent_id", name="voice_agents_provider_agent_id_key"),
+    CheckConstraint("sync_status IN ('pending', 'synced', 'failed')", name="voice_agents_sync_status_check"),
+    CheckConstraint(
+        "current_version >= 1 AND published_version BETWEEN 1 AND current_version",
+        name="voice_agents_versions_check",
+    ),
+    Index("voice_agents_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+)
+
+agent_versions = Table(
+    "agent_versions",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("agent_id", UUID(as_uuid=True), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("voice_provider", Text, nullable=False),
+    Column("voice_id", Text, nullable=False),
+    Column("model_provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("system_prompt", Text, nullable=False),
+    Column("first_message", Text),
+    Column("tools", ARRAY(Text), nullable=False),
+    Column("created_by", UUID(as_uuid=True)),  # the user; kept as history, no foreign key
+    Column("note", Text),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "agent_id", "number", name="agent_versions_number_key"),
+    ForeignKeyConstraint(
+        ["tenant_id", "agent_id"],
+        ["voice_agents.tenant_id", "voice_agents.id"],
+        ondelete="CASCADE",
+        name="agent_versions_agent_fkey",
+    ),
+    CheckConstraint("number >= 1", name="agent_versions_number_check"),
+)
+
+phone_numbers = Table(
+    "phone_numbers",
+    metadata,
+    _tenant_id(),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("integration_id", UUID(as_uuid=True), nullable=False),
+    Column("provider_id", Text, nullable=False),
+    Column("number", Text, nullable=False),  # E.164
+    Column("name", Text),
+    Column("agent_id", UUID(as_uuid=True)),  # who answers its inbound calls
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "number", name="phone_numbers_number_key"),
+    ForeignKeyConstraint(
+        ["tenant_id", "integration_id"],
+        ["integrations.tenant_id", "integrations.id"],
+        ondelete="CASCADE",
+        name="phone_numbers_integration_fkey",
+    ),
+    ForeignKeyConstraint(
+        ["tenant_id", "agent_id"],
+        ["voice_agents.tenant_id", "voice_agents.id"],
+        name="phone_numbers_agent_fkey",
+    ),
+    Index("phone_numbers_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+    Index("phone_numbers_by_agent_idx", "tenant_id", "agent_id"),
+)
+
+# --- calls (0015): every call of a tenant's voice agents, inbound and outbound -----------------
+
+# No foreign key to the integration, the agent or the customer: a call's record outlives each of
+# them (its ids are then kept as history). The platform's id of a call is unique per integration.
+calls = Table(
+    "calls",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("integration_id", UUID(as_uuid=True), nullable=False),
+    Column("provider_call_id", Text),
+    Column("direction", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("ended_reason", Text),
+    Column("agent_id", UUID(as_uuid=True)),
+    Column("customer_id", UUID(as_uuid=True)),
+    Column("business_number", Text),
+    Column("customer_number", Text),
+    _timestamp("scheduled_at", nullable=True),
+    _timestamp("started_at", nullable=True),
+    _timestamp("ended_at", nullable=True),
+    Column("duration_seconds", Integer),  # from started_at and ended_at, kept for filters
+    Column("transcript", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("summary", Text),
+    Column("structured_data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("success", Boolean),
+    Column("sentiment", Text),
+    # Cost in micro-units of cost_currency, one column per component (summed by analytics).
+    Column("cost_currency", Text),
+    Column("cost_transport", BigInteger, nullable=False, server_default=text("0")),
+    Column("cost_speech_to_text", BigInteger, nullable=False, server_default=text("0")),
+    Column("cost_model", BigInteger, nullable=False, server_default=text("0")),
+    Column("cost_text_to_speech", BigInteger, nullable=False, server_default=text("0")),
+    Column("cost_platform", BigInteger, nullable=False, server_default=text("0")),
+    Column("cost_total", BigInteger, nullable=False, server_default=text("0")),
+    Column("recording_url", Text),  # the platform's address: never handed to clients
+    Column("feedback_rating", SmallInteger),
+    Column("feedback_comment", Text),
+    Column("feedback_by", UUID(as_uuid=True)),
+    _timestamp("feedback_at", nullable=True),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint(
+        "tenant_id", "integration_id", "provider_call_id", name="calls_tenant_id_provider_call_id_key"
+    ),
+    CheckConstraint("direction IN ('inbound', 'outbound')", name="calls_direction_check"),
+    CheckConstraint(
+        "status IN ('scheduled', 'queued', 'ringing', 'in_progress', 'forwarding', 'ended')",
+        name="calls_status_check",
+    ),
+    CheckConstraint("sentiment IN ('positive', 'neutral', 'negative')", name="calls_sentiment_check"),
+    CheckConstraint("feedback_rating BETWEEN 1 AND 5", name="calls_feedback_rating_check"),
+    CheckConstraint(
+        "cost_transport >= 0 AND cost_speech_to_text >= 0 AND cost_model >= 0 "
+        "AND cost_text_to_speech >= 0 AND cost_platform >= 0 AND cost_total >= 0",
+        name="calls_cost_check",
+    ),
+    CheckConstraint("duration_seconds >= 0", name="calls_duration_check"),
+    Index("calls_newest_first_idx", "tenant_id", text("created_at DESC"), text("id DESC")),
+    Index("calls_by_status_idx", "tenant_id", "status", text("created_at DESC"), text("id DESC")),
+    Index("calls_by_agent_idx", "tenant_id", "agent_id", text("created_at DESC"), text("id DESC")),
+    Index("calls_by_customer_idx", "tenant_id", "customer_id", text("created_at DESC"), text("id DESC")),
+    Index("calls_by_start_idx", "tenant_id", "started_at"),
+)
+
+# Inbound callers are matched to customers by their normalised number.
+Index("customers_by_phone_idx", customers.c.tenant_id, customers.c.phone)
+
+# --- knowledge base (0017): documents an agent consults, their text, the platform's copies ------
+
+# No ON DELETE on the agent: its files are forgotten first, so their stored objects and the
+# platform's copies are removed as well (core/calls/knowledge.py).
+knowledge_files = Table(
+    "knowledge_files",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("agent_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("media_type", Text, nullable=False),  # decided by the content
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),  # hex
+    Column("storage_key", Text, nullable=False),  # where the file storage keeps the bytes
+    Column("status", Text, nullable=False),
+    Column("extracted_text", Text, nullable=False),
+    Column("text_length", Integer, nullable=False),
+    Column("text_truncated", Boolean, nullable=False),
+    Column("provider", Text),  # the voice platform holding a copy, once one does
+    Column("integration_id", UUID(as_uuid=True)),
+    Column("provider_file_id", Text),
+    Column("sync_error", Text),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "agent_id", "sha256", name="knowledge_files_sha256_key"),
+    ForeignKeyConstraint(
+        ["tenant_id", "agent_id"],
+        ["voice_agents.tenant_id", "voice_agents.id"],
+        name="knowledge_files_agent_fkey",
+    ),
+    CheckConstraint(
+        "media_type IN ('application/pdf', "
+        "'application/vnd.openxmlformats-officedocument.wordprocessingml.document', "
+        "'text/plain', 'text/markdown')",
+        name="knowledge_files_media_type_check",
+    ),
+    CheckConstraint("status IN ('processing', 'ready', 'failed')", name="knowledge_files_status_check"),
+    CheckConstraint(
+        "size_bytes > 0 AND text_length >= 0 AND text_length = char_length(extracted_text)",
+        name="knowledge_files_sizes_check",
+    ),
+    Index("knowledge_files_by_agent_idx", "tenant_id", "agent_id", text("created_at DESC"), text("id DESC")),
 )

@@ -11,11 +11,19 @@ import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.adapters.postgres.analytics import PostgresCallReports
+from switchboard.adapters.postgres.avatar_videos import (
+    PostgresAvatarCatalogRepository,
+    PostgresAvatarVideoRepository,
+)
 from switchboard.adapters.postgres.calendars import (
     PostgresCalendarEventLinkRepository,
     PostgresExternalBusyRepository,
     PostgresResourceCalendarRepository,
 )
+from switchboard.adapters.postgres.calls import PostgresCallRepository
+from switchboard.adapters.postgres.knowledge import PostgresKnowledgeFileRepository
+from switchboard.adapters.postgres.messages import PostgresMessageRepository, PostgresSmsOptOutRepository
 from switchboard.adapters.postgres.provider_payments import (
     PostgresProviderPaymentRepository,
     PostgresProviderRefundRepository,
@@ -56,6 +64,11 @@ from switchboard.adapters.postgres.scheduling import (
     PostgresCalendarFeedRepository,
     PostgresResourceOverrideRepository,
     PostgresResourceRepository,
+)
+from switchboard.adapters.postgres.voice_agents import (
+    PostgresAgentVersionRepository,
+    PostgresPhoneNumberRepository,
+    PostgresVoiceAgentRepository,
 )
 from switchboard.core.apikeys.model import KeyCandidate
 from switchboard.core.audit.model import AuditContext
@@ -133,6 +146,10 @@ class PostgresUnitOfWork:
         self.provider_payments = PostgresProviderPaymentRepository(tx, self._tenant_id)
         self.provider_refunds = PostgresProviderRefundRepository(tx, self._tenant_id)
         self.reminder_settings = PostgresReminderSettingsRepository(tx, self._tenant_id)
+        self.messages = PostgresMessageRepository(tx, self._tenant_id)
+        self.sms_opt_outs = PostgresSmsOptOutRepository(tx, self._tenant_id)
+        self.avatar_videos = PostgresAvatarVideoRepository(tx, self._tenant_id)
+        self.avatar_catalogs = PostgresAvatarCatalogRepository(tx, self._tenant_id)
         self.resources = PostgresResourceRepository(tx, self._tenant_id)
         self.resource_overrides = PostgresResourceOverrideRepository(tx, self._tenant_id)
         self.appointments = PostgresAppointmentRepository(tx, self._tenant_id)
@@ -140,6 +157,12 @@ class PostgresUnitOfWork:
         self.resource_calendars = PostgresResourceCalendarRepository(tx, self._tenant_id)
         self.calendar_busy = PostgresExternalBusyRepository(tx, self._tenant_id)
         self.calendar_events = PostgresCalendarEventLinkRepository(tx, self._tenant_id)
+        self.voice_agents = PostgresVoiceAgentRepository(tx, self._tenant_id)
+        self.agent_versions = PostgresAgentVersionRepository(tx, self._tenant_id)
+        self.phone_numbers = PostgresPhoneNumberRepository(tx, self._tenant_id)
+        self.calls = PostgresCallRepository(tx, self._tenant_id)
+        self.knowledge_files = PostgresKnowledgeFileRepository(tx, self._tenant_id)
+        self.call_reports = PostgresCallReports(tx, self._tenant_id)
         return self
 
     async def __aexit__(
@@ -251,6 +274,7 @@ class PostgresIdentityDirectory:
                     version=row["version"],
                     plan=Plan(row["plan"]),
                     status=TenantStatus(row["status"]),
+                    time_zone=row["time_zone"],
                 ),
                 members=row["members"],
             )

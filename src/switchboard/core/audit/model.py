@@ -23,6 +23,9 @@ class ActorType(StrEnum):
     # A tenant's customer answering on a public page (a quote), with no account: id is the
     # customer's id in the tenant.
     CUSTOMER = "customer"
+    # A tenant's voice agent running a business tool during a call: id is the agent's id, and
+    # the actor's ``call_id`` names the call.
+    VOICE_AGENT = "voice_agent"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Actor:
     id: UUID | None
     # A platform admin acting as a user (RFC 8693 ``act``): the user is ``id``, the admin here.
     on_behalf_of_admin: UUID | None = None
+    # The call a voice agent acted in (ActorType.VOICE_AGENT only).
+    call_id: UUID | None = None
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,8 @@ SOURCES: tuple[Source, ...] = (
     Source(TimelineKind.QUOTE, Action.SALES_READ, lambda uow: uow.quotes),
     Source(TimelineKind.INVOICE, Action.SALES_READ, lambda uow: uow.invoices),
     Source(TimelineKind.PAYMENT, Action.SALES_READ, lambda uow: uow.payments),
+    Source(TimelineKind.CALL, Action.CALLS_READ, lambda uow: uow.calls),
+    Source(TimelineKind.MESSAGE, Action.MESSAGES_READ, lambda uow: uow.messages),
 )
 
 

@@ -50,7 +50,9 @@ class Principal:
     """Who is acting, within one tenant.
 
     A user, with the role they hold there, in one session; or an API key of the tenant, with
-    its scopes and no user; or a platform admin acting as a user (``impersonator_id``).
+    its scopes and no user; or a platform admin acting as a user (``impersonator_id``); or a
+    voice agent during a call (``voice_agent_id``), allowed exactly ``agent_actions`` (the
+    permission actions its business tools need, by value) and nothing else.
     """
 
     user_id: UUID | None
@@ -60,6 +62,8 @@ class Principal:
     api_key_id: UUID | None = None
     scopes: Mapping[str, Access] = field(default_factory=lambda: _NO_SCOPES, hash=False)
     impersonator_id: UUID | None = None
+    voice_agent_id: UUID | None = None
+    agent_actions: frozenset[str] = frozenset()
 
     @property
     def acting_user(self) -> UUID:

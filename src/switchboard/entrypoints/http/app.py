@@ -15,14 +15,21 @@ from switchboard.entrypoints.http import errors, observability
 from switchboard.entrypoints.http.blueprints import (
     account,
     admin,
+    agents,
+    analytics,
     api_keys,
     audit,
     auth,
+    avatar_videos,
     calendar_connections,
+    calls,
     customers,
     health,
     integrations,
+    knowledge_base,
+    messages,
     payments,
+    phone_numbers,
     public_quotes,
     reminders,
     sales,
@@ -32,6 +39,7 @@ from switchboard.entrypoints.http.blueprints import (
     webhook_endpoints,
     webhooks,
 )
+from switchboard.entrypoints.http.body_limits import allow_larger_bodies
 from switchboard.entrypoints.http.openapi import SwitchboardOpenAPI
 from switchboard.entrypoints.settings import Settings
 
@@ -54,6 +62,19 @@ BLUEPRINTS = (
     payments,
     public_quotes,
     reminders,
+    # Avatar videos and the provider's avatars and voices (docs/avatar-videos.md).
+    avatar_videos,
+    # Text messages with customers, and opted-out numbers.
+    messages,
+    # Before any calls blueprint: /v1/calls/export is the analytics export, not a call id.
+    analytics,
+    # Voice agents, their versions, and the voice platform's phone numbers.
+    agents,
+    phone_numbers,
+    # Agents' knowledge base documents (docs/knowledge-base.md).
+    knowledge_base,
+    # Calls: outbound calls, the call list and records, feedback, recording links.
+    calls,
 )
 
 
@@ -84,6 +105,9 @@ def create_app(container: Container | None = None) -> Quart:
     app.register_blueprint(admin.sign_in)
     app.register_blueprint(scheduling.feeds)
     app.register_blueprint(calendar_connections.callbacks)
+    app.register_blueprint(calls.recordings)
+    # Every route keeps MAX_CONTENT_LENGTH but knowledge base uploads, which take larger files.
+    allow_larger_bodies(app, {knowledge_base.UPLOAD_ENDPOINT: knowledge_base.body_limit(settings)})
     observability.install(app)
     errors.register_error_handlers(app)
 

@@ -15,6 +15,8 @@ from quart import Quart, Response, g, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from switchboard.core.avatar_videos import model as avatar_videos
+from switchboard.core.calls import knowledge
 from switchboard.core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -26,6 +28,7 @@ from switchboard.core.errors import (
     TooManyAttempts,
 )
 from switchboard.core.flags.model import FeatureDisabled
+from switchboard.core.messaging.model import CustomerHasNoPhone
 from switchboard.core.sales.provider_payments import ProviderRefused, ProviderUnavailable
 from switchboard.entrypoints.http.responses import PROBLEM_JSON
 from switchboard.ports.providers import WebhookRejected
@@ -43,6 +46,13 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     TooManyAttempts: 429,
     ProviderRefused: 502,  # the payments provider said no to a request it was sent
     ProviderUnavailable: 503,  # the payments provider could not be reached: try again
+    avatar_videos.ProviderRefused: 502,  # the avatar_video provider said no
+    avatar_videos.ProviderUnavailable: 503,  # the avatar_video provider could not be reached
+    CustomerHasNoPhone: 422,  # well-formed, but there is no number to text
+    knowledge.FileTooLarge: 413,  # an uploaded document over SWITCHBOARD_KNOWLEDGE_MAX_BYTES
+    knowledge.UnsupportedFileType: 415,  # its content is no document type taken, or not its name's
+    knowledge.EmptyFile: 422,
+    knowledge.UnreadableDocument: 422,  # the type is right but the content cannot be read
 }
 
 # Problem codes and titles for statuses raised outside the domain.
@@ -126,6 +136,7 @@ def register_error_handlers(app: Quart) -> None:
         extra = {}
         if isinstance(error, InvalidInput):
             extra["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
+        extra |= getattr(error, "problem_fields", {})  # members a problem type adds (RFC 9457)
         return problem(status, error.detail, error.code, headers, **extra)
 
     @app.errorhandler(WebhookRejected)

@@ -1,5 +1,9 @@
 """The fake plugin: every capability it covers, in memory, recording what it was asked to do.
 
+The fake voice platform (``fake_voice``) lives in ``plugins/fake/voice.py``; its record is
+``FakeRecord.voice``. The fake avatar video provider (``fake_avatar_video``) lives in
+``plugins/fake/avatar_video.py``; its record is ``FakeRecord.videos``.
+
 For development and end-to-end tests, and the worked example of docs/plugins.md.
 
 The fake payments provider tells of payments and refunds with two signed events of its own
@@ -33,6 +37,20 @@ from switchboard.core.sales.provider_payments import (
     provider_id,
 )
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.fake.avatar_video import (
+    FAKE_VIDEO_EVENTS,
+    FakeAvatarVideo,
+    FakeAvatarVideoConfig,
+    FakeVideoRecord,
+    verify_fake_video_webhook,
+)
+from switchboard.plugins.fake.voice import (
+    FAKE_VOICE_MESSAGES,
+    FakeVoice,
+    FakeVoiceConfig,
+    FakeVoiceRecord,
+    verify_fake_voice_webhook,
+)
 from switchboard.ports.providers import (
     EmailMessage,
     IncomingWebhook,
@@ -75,6 +93,10 @@ class FakeRecord:
     refund_failures: list[ProviderError] = field(default_factory=list)
     # The currency of each payment made here, by its id, for the refunds of it.
     currencies: dict[str, str] = field(default_factory=dict)
+    # The fake voice platform's accounts (plugins/fake/voice.py).
+    voice: FakeVoiceRecord = field(default_factory=FakeVoiceRecord)
+    # The fake avatar video provider's catalogs and videos (plugins/fake/avatar_video.py).
+    videos: FakeVideoRecord = field(default_factory=FakeVideoRecord)
     # Answers given to idempotency keys, replayed for a repeat as a real provider does.
     _answers: dict[str, object] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -254,5 +276,25 @@ class FakePlugin:
                 "Creates payment intents that never charge.",
                 verify_fake_webhook,
                 FAKE_PAYMENT_EVENTS,
+            ),
+            ProviderSpec(
+                "fake_voice",
+                Capability.VOICE,
+                "Fake voice",
+                FakeVoiceConfig,
+                lambda config: FakeVoice(config, self.record.voice),
+                "Keeps agents, numbers and calls in memory; its server messages are signed JSON.",
+                verify_fake_voice_webhook,
+                voice=FAKE_VOICE_MESSAGES,
+            ),
+            ProviderSpec(
+                "fake_avatar_video",
+                Capability.AVATAR_VIDEO,
+                "Fake avatar video",
+                FakeAvatarVideoConfig,
+                lambda config: FakeAvatarVideo(config, self.record.videos),
+                "Keeps avatars, voices and videos in memory; a test says when a video is done.",
+                verify_fake_video_webhook,
+                video_events=FAKE_VIDEO_EVENTS,
             ),
         ]

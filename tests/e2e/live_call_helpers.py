@@ -10,11 +10,9 @@ provider registry with ones built while ``SWITCHBOARD_VAPI_API_BASE`` names it, 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,15 +20,11 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from dependency_injector import providers
 
-from switchboard.adapters.email.console import ConsoleEmailSender
 from switchboard.core.calls.model import BusinessTool
-from switchboard.plugins.manager import build_plugin_catalog
-from switchboard.plugins.registry import PluginProviderRegistry
 from switchboard.plugins.vapi import API_BASE_SETTING
 from tests.e2e.helpers import SignedUp, create_customer, sign_up
-from tests.e2e.payment_helpers import drain, ok
+from tests.e2e.payment_helpers import drain, ok, plugins_at
 from tests.fakes.vapi_standin import (
     VapiStandIn,
     assistant_request_message,
@@ -57,30 +51,6 @@ def vapi_api_fixture(container: Any) -> Iterator[VapiStandIn]:
         plugins_at(container, API_BASE_SETTING, standin.api_base),
     ):
         yield standin
-
-
-@contextmanager
-def plugins_at(container: Any, setting: str, api_base: str) -> Iterator[None]:
-    """The app's plugin catalog and provider registry built while ``setting`` names the stand-in."""
-    previous = os.environ.get(setting)
-    os.environ[setting] = api_base
-    try:
-        catalog = build_plugin_catalog(load_entry_points=False)
-    finally:
-        if previous is None:
-            del os.environ[setting]
-        else:
-            os.environ[setting] = previous
-    registry = PluginProviderRegistry(
-        container.units(), catalog, container.secret_box(), ConsoleEmailSender()
-    )
-    container.plugins.override(providers.Object(catalog))
-    container.provider_registry.override(providers.Object(registry))
-    try:
-        yield
-    finally:
-        container.provider_registry.reset_last_overriding()
-        container.plugins.reset_last_overriding()
 
 
 @dataclass

@@ -14,9 +14,10 @@ import os
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import orjson
@@ -63,31 +64,44 @@ async def ok(response: Any, status: int = 200) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", name="stripe_api")
 def stripe_api_fixture(container: Any) -> Iterator[StripeStandIn]:
-    with StripeStandIn() as standin:
-        previous = os.environ.get(API_BASE_SETTING)
-        os.environ[API_BASE_SETTING] = standin.api_base
-        try:
-            catalog = build_plugin_catalog(load_entry_points=False)
-        finally:
-            if previous is None:
-                del os.environ[API_BASE_SETTING]
-            else:
-                os.environ[API_BASE_SETTING] = previous
-        registry = PluginProviderRegistry(
-            container.units(), catalog, container.secret_box(), ConsoleEmailSender()
-        )
-        container.plugins.override(providers.Object(catalog))
-        container.provider_registry.override(providers.Object(registry))
-        try:
-            yield standin
-        finally:
-            container.provider_registry.reset_last_overriding()
-            container.plugins.reset_last_overriding()
+    with StripeStandIn() as standin, plugins_at(container, API_BASE_SETTING, standin.api_base):
+        yield standin
+
+
+@contextmanager
+def plugins_at(container: Any, setting: str, api_base: str) -> Iterator[None]:
+    """The app's plugin catalog and provider registry built while ``setting`` names the stand-in."""
+    previous = os.environ.get(setting)
+    os.environ[setting] = api_base
+    try:
+        catalog = build_plugin_catalog(load_entry_points=False)
+    finally:
+        if previous is None:
+            del os.environ[setting]
+        else:
+            os.environ[setting] = previous
+    registry = PluginProviderRegistry(
+        container.units(), catalog, container.secret_box(), ConsoleEmailSender()
+    )
+    container.plugins.override(providers.Object(catalog))
+    container.provider_registry.override(providers.Object(registry))
+    try:
+        yield
+    finally:
+        container.provider_registry.reset_last_overriding()
+        container.plugins.reset_last_overriding()
 
 
 def fake_record(container: Any) -> FakeRecord:
     record: FakeRecord = container.plugins().manager.get_plugin("fake").record
     return record
+
+
+class WebhookEndpoint(Protocol):
+    """Where a tenant's provider connection receives webhooks, and the secret that signs them."""
+
+    webhook_url: str
+    webhook_secret: str
 
 
 @dataclass
@@ -166,19 +180,20 @@ async def deliver_stripe(client: Any, shop: Shop, event: dict[str, Any]) -> Any:
 
 
 async def deliver_fake(
-    client: Any, shop: Shop, type_: str, data: dict[str, Any], event_id: str | None = None
+    client: Any, endpoint: WebhookEndpoint, type_: str, data: dict[str, Any], event_id: str | None = None
 ) -> Any:
-    """The fake provider's call delivering one event, signed per Standard Webhooks."""
+    """The fake provider's call delivering one event to a tenant's webhook address, signed per
+    Standard Webhooks."""
     event_id = event_id or f"msg_{uuid.uuid4().hex}"
     at = datetime.now(UTC)
     payload = orjson.dumps({"type": type_, "data": data}).decode()
     headers = {
         "webhook-id": event_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(shop.webhook_secret).sign(event_id, at, payload),
+        "webhook-signature": Webhook(endpoint.webhook_secret).sign(event_id, at, payload),
         "content-type": "application/json",
     }
-    return await client.post(shop.webhook_url, data=payload.encode(), headers=headers)
+    return await client.post(endpoint.webhook_url, data=payload.encode(), headers=headers)
 
 
 async def drain(container: Any, done: Callable[[], Awaitable[bool]] | None = None, rounds: int = 40) -> None:

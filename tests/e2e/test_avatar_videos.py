@@ -16,13 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import orjson
 import psycopg
 import pytest
 from dependency_injector import providers
-from standardwebhooks import Webhook
 
-from switchboard.adapters.email.console import ConsoleEmailSender
 from switchboard.core.avatar_videos.handlers import GENERATE_JOB, POLL_JOB
 from switchboard.core.flags.handlers import SetFlags, set_flags
 from switchboard.entrypoints.http.blueprints.avatar_videos import (
@@ -33,12 +30,10 @@ from switchboard.entrypoints.http.blueprints.avatar_videos import (
 )
 from switchboard.plugins.fake.avatar_video import FakeVideoRecord
 from switchboard.plugins.heygen import API_BASE_SETTING
-from switchboard.plugins.manager import build_plugin_catalog
-from switchboard.plugins.registry import PluginProviderRegistry
 from switchboard.ports.providers import ProviderError
 from tests.e2e.account_helpers import FakeClock
 from tests.e2e.helpers import SignedUp, conforms, expect_problem, sign_up
-from tests.e2e.payment_helpers import drain, ok, outbox_rows
+from tests.e2e.payment_helpers import deliver_fake, drain, ok, outbox_rows, plugins_at
 from tests.e2e.team_helpers import join
 from tests.fakes.heygen_standin import HeyGenStandIn
 
@@ -50,26 +45,8 @@ HEYGEN_VOICE = "1bd001e7e50f421d891986aad5158bc8"
 @pytest.fixture(scope="module", name="heygen_api")
 def heygen_api_fixture(container: Any) -> Iterator[HeyGenStandIn]:
     """HeyGen's stand-in, with the app's heygen plugin pointed at it for the module."""
-    with HeyGenStandIn() as standin:
-        previous = os.environ.get(API_BASE_SETTING)
-        os.environ[API_BASE_SETTING] = standin.api_base
-        try:
-            catalog = build_plugin_catalog(load_entry_points=False)
-        finally:
-            if previous is None:
-                del os.environ[API_BASE_SETTING]
-            else:
-                os.environ[API_BASE_SETTING] = previous
-        registry = PluginProviderRegistry(
-            container.units(), catalog, container.secret_box(), ConsoleEmailSender()
-        )
-        container.plugins.override(providers.Object(catalog))
-        container.provider_registry.override(providers.Object(registry))
-        try:
-            yield standin
-        finally:
-            container.provider_registry.reset_last_overriding()
-            container.plugins.reset_last_overriding()
+    with HeyGenStandIn() as standin, plugins_at(container, API_BASE_SETTING, standin.api_base):
+        yield standin
 
 
 @contextlib.contextmanager
@@ -439,7 +416,7 @@ async def test_the_history_is_newest_first_and_filters_by_status(client, contain
     provider_id = next(vid for vid, r in record.videos.items() if r.callback_id == older["id"])
     record.finish(provider_id)
     data = {"video_id": provider_id, "callback_id": older["id"], "url": "https://videos.fake.test/x.mp4"}
-    await ok(await client.post(studio.webhook_url, **fake_delivery(studio, "video.completed", data)))
+    await ok(await deliver_fake(client, studio, "video.completed", data))
     await drain(container)
 
     everything = await ok(await client.get("/v1/avatar-videos", headers=studio.owner.auth))
@@ -448,20 +425,6 @@ async def test_the_history_is_newest_first_and_filters_by_status(client, contain
     conforms(AvatarVideoListOut, everything)
     assert [v["id"] for v in everything["data"]] == [newer["id"], older["id"]]
     assert [v["id"] for v in completed["data"]] == [older["id"]]
-
-
-def fake_delivery(studio: Studio, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The fake provider's call delivering one event, signed per Standard Webhooks."""
-    event_id = f"msg_{uuid.uuid4().hex}"
-    at = datetime.now(UTC)
-    payload = orjson.dumps({"type": kind, "data": data}).decode()
-    headers = {
-        "webhook-id": event_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(studio.webhook_secret).sign(event_id, at, payload),
-        "content-type": "application/json",
-    }
-    return {"data": payload.encode(), "headers": headers}
 
 
 async def test_another_tenants_video_is_not_found_and_not_listed(client, container):

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from switchboard.plugins.retell import API_BASE_SETTING
-from tests.e2e.live_call_helpers import CALLER, NUMBERS, days_ahead, iso, open_line, plugins_at
-from tests.e2e.payment_helpers import drain, ok
+from tests.e2e.live_call_helpers import CALLER, NUMBERS, days_ahead, iso, open_line
+from tests.e2e.payment_helpers import drain, ok, plugins_at
 from tests.fakes.retell_standin import (
     RetellStandIn,
     call_inbound_event,

@@ -10,7 +10,6 @@ for the module, as ``stripe_api`` does for Stripe (tests/e2e/payment_helpers.py)
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,17 +20,13 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from dependency_injector import providers
 from twilio.request_validator import RequestValidator
 
-from switchboard.adapters.email.console import ConsoleEmailSender
 from switchboard.entrypoints.http.blueprints.messages import MessageListOut, MessageOut, OptOutListOut
-from switchboard.plugins.manager import build_plugin_catalog
-from switchboard.plugins.registry import PluginProviderRegistry
 from switchboard.plugins.twilio import API_BASE_ENV
 from tests.e2e.admin_helpers import audit_entries, clock_at, create_key
 from tests.e2e.helpers import SignedUp, conforms, create_customer, error_fields, expect_problem, sign_up
-from tests.e2e.payment_helpers import drain, ok
+from tests.e2e.payment_helpers import drain, ok, plugins_at
 from tests.e2e.test_integrations import enable_features, fake_record
 from tests.e2e.test_reminders import days_ago, run_worker_at
 from tests.e2e.test_scheduling import booked, make_resource
@@ -44,26 +39,8 @@ WEBHOOK_HOST = "http://localhost"  # what the app sees as its own address in the
 
 @pytest.fixture(scope="module", name="twilio_api")
 def twilio_api_fixture(container: Any) -> Iterator[TwilioStandIn]:
-    with TwilioStandIn() as standin:
-        previous = os.environ.get(API_BASE_ENV)
-        os.environ[API_BASE_ENV] = standin.api_base
-        try:
-            catalog = build_plugin_catalog(load_entry_points=False)
-        finally:
-            if previous is None:
-                del os.environ[API_BASE_ENV]
-            else:
-                os.environ[API_BASE_ENV] = previous
-        registry = PluginProviderRegistry(
-            container.units(), catalog, container.secret_box(), ConsoleEmailSender()
-        )
-        container.plugins.override(providers.Object(catalog))
-        container.provider_registry.override(providers.Object(registry))
-        try:
-            yield standin
-        finally:
-            container.provider_registry.reset_last_overriding()
-            container.plugins.reset_last_overriding()
+    with TwilioStandIn() as standin, plugins_at(container, API_BASE_ENV, standin.api_base):
+        yield standin
 
 
 @dataclass

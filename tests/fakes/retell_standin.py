@@ -29,8 +29,6 @@ import json
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 from retell.lib.webhook_auth import symmetric
@@ -226,15 +224,9 @@ class RetellStandIn(StandIn):
         return call
 
     def _create_knowledge_base(self, request: RecordedRequest) -> dict[str, Any]:
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("multipart/form-data"):
+        fields = request.multipart()
+        if fields is None:
             raise RetellError(400, "Expected multipart/form-data")
-        message = BytesParser(policy=HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
-        )
-        fields: dict[str, list[Any]] = {}
-        for part in message.iter_parts():
-            fields.setdefault(str(part.get_param("name", header="content-disposition")), []).append(part)
         names = fields.get("knowledge_base_name") or []
         files = fields.get("knowledge_base_files") or fields.get("knowledge_base_files[]") or []
         if len(names) != 1 or not files:

@@ -20,6 +20,9 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import HTTP
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -59,6 +62,20 @@ class RecordedRequest:
         """The form fields sent as ``name[key]=value``, as ``{key: value}``."""
         prefix = f"{name}["
         return {k[len(prefix) : -1]: v for k, v in self.form.items() if k.startswith(prefix) and k[-1] == "]"}
+
+    def multipart(self) -> dict[str, list[EmailMessage]] | None:
+        """A ``multipart/form-data`` body's parts by field name (each field may come more than
+        once); None when the body is not multipart."""
+        content_type = self.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return None
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + self.body
+        )
+        fields: dict[str, list[EmailMessage]] = {}
+        for part in message.iter_parts():
+            fields.setdefault(str(part.get_param("name", header="content-disposition")), []).append(part)
+        return fields
 
 
 @dataclass(frozen=True)

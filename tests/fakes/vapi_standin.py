@@ -32,8 +32,6 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 from tests.fakes.standin import Answer, RecordedRequest, StandIn
@@ -245,15 +243,10 @@ class VapiStandIn(StandIn):
         return Answer(200, {"message": "ok"})
 
     def _upload(self, request: RecordedRequest) -> dict[str, Any]:
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("multipart/form-data"):
+        fields = request.multipart()
+        if fields is None:
             raise VapiError(400, "Expected multipart/form-data")
-        message = BytesParser(policy=HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
-        )
-        parts = [
-            p for p in message.iter_parts() if p.get_param("name", header="content-disposition") == "file"
-        ]
+        parts = fields.get("file", [])
         if len(parts) != 1:
             raise VapiError(400, "file must be given once")
         part = parts[0]

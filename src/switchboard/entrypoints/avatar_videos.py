@@ -31,6 +31,7 @@ from switchboard.core.avatar_videos.model import (
 from switchboard.core.errors import DomainError
 from switchboard.core.identity.model import Principal
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
+from switchboard.entrypoints.provider_jobs import retry_or_fail
 from switchboard.plugins.manager import PluginCatalog
 from switchboard.ports.avatar_video import AvatarVideoPort, VideoRequest
 from switchboard.ports.clock import Clock
@@ -141,12 +142,13 @@ async def generate_video(
     try:
         provider: AvatarVideoPort = await registry.avatar_video_for(tenant_id)
         provider_video_id = await provider.generate_video(request)
-    except ProviderError as error:
-        if error.retryable and job.attempts < job.max_attempts:
-            raise  # the same request (same key) again later
-        await core.fail_video(video_id, f"{video.provider}: {error}", units(tenant_id), clock)
-        if error.retryable:
-            raise PermanentFailure(f"{video.provider} could not be reached: {error}") from error
+    except ProviderError as error:  # retried with the same key while attempts remain
+        await retry_or_fail(
+            error,
+            job,
+            video.provider,
+            lambda reason: core.fail_video(video_id, reason, units(tenant_id), clock),
+        )
         return
     except DomainError as error:  # the feature turned off, or the provider disconnected meanwhile
         await core.fail_video(video_id, error.detail, units(tenant_id), clock)

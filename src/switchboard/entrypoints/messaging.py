@@ -18,6 +18,7 @@ from switchboard.core.errors import DomainError
 from switchboard.core.messaging import handlers as core
 from switchboard.core.messaging.model import SEND_KIND, InboundMessage, MessageNotice
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
+from switchboard.entrypoints.provider_jobs import retry_or_fail
 from switchboard.plugins.manager import PluginCatalog
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import UnitOfWorkFactory
@@ -62,11 +63,12 @@ async def send_message(
         sms = await registry.sms_for(tenant_id)
         provider_message_id = await sms.send_sms(SmsMessage(message.to_number, message.body, str(message.id)))
     except ProviderError as error:
-        if error.retryable and job.attempts < job.max_attempts:
-            raise  # the same message again later
-        await core.message_failed(message_id, f"{outgoing.provider}: {error}", units(tenant_id), clock)
-        if error.retryable:
-            raise PermanentFailure(f"{outgoing.provider} could not be reached: {error}") from error
+        await retry_or_fail(
+            error,
+            job,
+            outgoing.provider,
+            lambda reason: core.message_failed(message_id, reason, units(tenant_id), clock),
+        )
         return
     except DomainError as error:  # SMS turned off, or the provider disconnected, since it was queued
         await core.message_failed(message_id, error.detail, units(tenant_id), clock)

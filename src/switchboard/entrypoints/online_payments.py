@@ -32,6 +32,7 @@ from switchboard.core.sales.provider_payments import (
     RefundChanged,
     RequestPayment,
 )
+from switchboard.entrypoints.provider_jobs import retry_or_fail
 from switchboard.plugins.manager import PluginCatalog
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -186,12 +187,13 @@ async def send_refund(
     try:
         payments = await registry.payments_for(tenant_id)
         answer = await payments.refund(request)
-    except ProviderError as error:
-        if error.retryable and job.attempts < job.max_attempts:
-            raise  # the same request (same key) again later
-        await core.fail_refund(refund_id, f"{refund.provider}: {error}", units(tenant_id), clock)
-        if error.retryable:
-            raise PermanentFailure(f"{refund.provider} could not be reached: {error}") from error
+    except ProviderError as error:  # retried with the same key while attempts remain
+        await retry_or_fail(
+            error,
+            job,
+            refund.provider,
+            lambda reason: core.fail_refund(refund_id, reason, units(tenant_id), clock),
+        )
         return
     except DomainError as error:  # payments turned off, or the provider disconnected meanwhile
         await core.fail_refund(refund_id, error.detail, units(tenant_id), clock)

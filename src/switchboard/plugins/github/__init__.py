@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
 from switchboard.plugins.oauth import operator_url, shared_tls
+from switchboard.plugins.payloads import text_of
 from switchboard.ports.sign_in import ExternalIdentity, SignInRejected
 
 SLUG = "github"
@@ -116,7 +117,11 @@ class GitHubSignIn:
         if not isinstance(emails, list):
             raise SignInRejected("GitHub's /user/emails answer is not a list")
         primary = next(
-            (e for e in emails if isinstance(e, dict) and e.get("primary") is True and _text(e.get("email"))),
+            (
+                e
+                for e in emails
+                if isinstance(e, dict) and e.get("primary") is True and text_of(e.get("email"))
+            ),
             None,
         )
         return ExternalIdentity(
@@ -124,7 +129,7 @@ class GitHubSignIn:
             subject=str(user["id"]),
             email=primary["email"] if primary else None,
             email_verified=primary is not None and primary.get("verified") is True,
-            name=_text(user.get("name")) or _text(user.get("login")),
+            name=text_of(user.get("name")) or text_of(user.get("login")),
         )
 
 
@@ -150,10 +155,6 @@ def _unreachable(what: str, error: Exception) -> str:
 
 def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _error_code(error: OAuthError) -> str:

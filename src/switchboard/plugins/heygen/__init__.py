@@ -43,6 +43,8 @@ from switchboard.core.avatar_videos.model import Avatar, VideoReport, VideoStatu
 from switchboard.core.integrations.model import Capability
 from switchboard.core.queues.model import PermanentFailure
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.http import unreachable
+from switchboard.plugins.payloads import text_of
 from switchboard.plugins.spec import operator_api_base
 from switchboard.ports.avatar_video import VideoRequest
 from switchboard.ports.providers import IncomingWebhook, ProviderError, ProviderEvent, WebhookRejected
@@ -95,13 +97,13 @@ class HeyGenVideos:
         return [
             Avatar(
                 id=str(item["avatar_id"]),
-                name=_text(item.get("avatar_name")) or str(item["avatar_id"]),
-                gender=_text(item.get("gender")),
-                preview_image_url=_text(item.get("preview_image_url")),
-                preview_video_url=_text(item.get("preview_video_url")),
+                name=text_of(item.get("avatar_name")) or str(item["avatar_id"]),
+                gender=text_of(item.get("gender")),
+                preview_image_url=text_of(item.get("preview_image_url")),
+                preview_video_url=text_of(item.get("preview_video_url")),
             )
             for item in _listed(data, "avatars")
-            if _text(item.get("avatar_id"))
+            if text_of(item.get("avatar_id"))
         ]
 
     async def list_voices(self) -> list[Voice]:
@@ -109,13 +111,13 @@ class HeyGenVideos:
         return [
             Voice(
                 id=str(item["voice_id"]),
-                name=_text(item.get("name")) or str(item["voice_id"]),
-                language=_text(item.get("language")),
-                gender=_text(item.get("gender")),
-                preview_audio_url=_text(item.get("preview_audio")),
+                name=text_of(item.get("name")) or str(item["voice_id"]),
+                language=text_of(item.get("language")),
+                gender=text_of(item.get("gender")),
+                preview_audio_url=text_of(item.get("preview_audio")),
             )
             for item in _listed(data, "voices")
-            if _text(item.get("voice_id"))
+            if text_of(item.get("voice_id"))
         ]
 
     async def generate_video(self, request: VideoRequest) -> str:
@@ -133,7 +135,7 @@ class HeyGenVideos:
         data = await self._call(
             "POST", "/v2/video/generate", json=body, headers={"Idempotency-Key": request.idempotency_key}
         )
-        video_id = _text(data.get("video_id"))
+        video_id = text_of(data.get("video_id"))
         if video_id is None:
             raise ProviderError("HeyGen answered without a video id", retryable=True)
         return video_id
@@ -144,20 +146,22 @@ class HeyGenVideos:
         error = data.get("error")
         message = None
         if isinstance(error, dict):
-            message = _text(error.get("message")) or _text(error.get("detail")) or _text(error.get("code"))
+            message = (
+                text_of(error.get("message")) or text_of(error.get("detail")) or text_of(error.get("code"))
+            )
         elif isinstance(error, str):
             message = error
         duration = data.get("duration")
         return VideoReport(
             provider_video_id=provider_video_id,
             status=status,
-            video_url=_text(data.get("video_url")),
-            thumbnail_url=_text(data.get("thumbnail_url")),
+            video_url=text_of(data.get("video_url")),
+            thumbnail_url=text_of(data.get("thumbnail_url")),
             duration_ms=round(duration * 1000)
             if isinstance(duration, int | float) and duration >= 0
             else None,
             error=message if status is VideoStatus.FAILED else None,
-            callback_id=_text(data.get("callback_id")),
+            callback_id=text_of(data.get("callback_id")),
         )
 
     async def _call(
@@ -177,9 +181,7 @@ class HeyGenVideos:
                     method, path, json=json, params=params, headers=sent | (headers or {})
                 )
         except httpx.HTTPError as error:
-            raise ProviderError(
-                f"HeyGen could not be reached: {type(error).__name__}", retryable=True
-            ) from error
+            raise unreachable("HeyGen", error) from error
         try:
             answer = orjson.loads(response.content)
         except orjson.JSONDecodeError:
@@ -201,10 +203,6 @@ class HeyGenVideos:
 def _listed(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     items = data.get(name)
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _error_of(answer: Any) -> dict[str, Any]:
@@ -246,12 +244,12 @@ def verify_heygen_webhook(config: HeyGenConfig, incoming: IncomingWebhook) -> li
     data = body.get("event_data") if isinstance(body, dict) else None
     if not isinstance(event_type, str) or not event_type or not isinstance(data, dict):
         raise WebhookRejected("malformed HeyGen event")
-    subject = _text(data.get("video_id")) or hashlib.sha256(incoming.body).hexdigest()
+    subject = text_of(data.get("video_id")) or hashlib.sha256(incoming.body).hexdigest()
     return [ProviderEvent(event_id=f"{event_type}:{subject}", type=event_type, data=data)]
 
 
 def _reported_video(event: ProviderEvent) -> str:
-    video_id = _text(event.data.get("video_id"))
+    video_id = text_of(event.data.get("video_id"))
     if video_id is None:
         raise PermanentFailure(f"HeyGen event {event.event_id} names no video")
     return video_id
@@ -262,8 +260,8 @@ def read_success(event: ProviderEvent) -> VideoReport:
     return VideoReport(
         provider_video_id=_reported_video(event),
         status=VideoStatus.COMPLETED,
-        video_url=_text(event.data.get("url")),
-        callback_id=_text(event.data.get("callback_id")),
+        video_url=text_of(event.data.get("url")),
+        callback_id=text_of(event.data.get("callback_id")),
     )
 
 
@@ -272,8 +270,8 @@ def read_failure(event: ProviderEvent) -> VideoReport:
     return VideoReport(
         provider_video_id=_reported_video(event),
         status=VideoStatus.FAILED,
-        error=_text(event.data.get("msg")) or "HeyGen could not make the video",
-        callback_id=_text(event.data.get("callback_id")),
+        error=text_of(event.data.get("msg")) or "HeyGen could not make the video",
+        callback_id=text_of(event.data.get("callback_id")),
     )
 
 

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.http import failed_answer, unreachable
 from switchboard.plugins.retell.messages import RETELL_MESSAGES, read_retell_message, verify_retell_webhook
 from switchboard.plugins.spec import operator_api_base
 from switchboard.ports.providers import ProviderError
@@ -69,7 +70,6 @@ __all__ = [
 API_BASE_SETTING = "SWITCHBOARD_RETELL_API_BASE"  # the operator's stand-in, never a tenant's
 RETELL_API = "https://api.retellai.com"
 TIMEOUT_SECONDS = 30.0
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 ENDED_STATUSES = frozenset({"ended", "error", "not_connected"})
 KNOWLEDGE_BASE_NAME_LIMIT = 39  # Retell's: "less than 40 characters"
 PAGE_SIZE = 1000
@@ -109,11 +109,9 @@ class RetellVoice:
             async with client:
                 yield client
         except retell.APIStatusError as error:
-            raise _translated(error) from error
+            raise failed_answer("Retell", error.status_code, error.message) from error
         except retell.APIConnectionError as error:
-            raise ProviderError(
-                f"Retell could not be reached: {type(error).__name__}", retryable=True
-            ) from error
+            raise unreachable("Retell", error) from error
         except retell.APIResponseValidationError as error:
             raise ProviderError("Retell's answer could not be read", retryable=False) from error
 
@@ -279,15 +277,6 @@ def _llm_id(agent: Any, *, required: bool = True) -> str | None:
 async def _quietly(step: Any) -> None:
     with suppress(retell.RetellError):
         await step
-
-
-def _translated(error: retell.APIStatusError) -> ProviderError:
-    status = error.status_code
-    return ProviderError(
-        f"Retell answered {status}: {error.message}",
-        retryable=status in RETRYABLE_STATUSES or status >= 500,
-        status=status,
-    )
 
 
 class RetellPlugin:

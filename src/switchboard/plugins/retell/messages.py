@@ -29,8 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from retell.lib.webhook_auth import verify as retell_verify
@@ -51,6 +50,7 @@ from switchboard.core.calls.model import (
     TranscriptEntry,
 )
 from switchboard.core.queues.model import PermanentFailure
+from switchboard.plugins.payloads import from_epoch_millis, json_object, micro_units, text_of
 from switchboard.ports.providers import IncomingWebhook, ProviderEvent, WebhookRejected
 from switchboard.ports.voice import LiveAnswer, VoiceMessages
 
@@ -105,10 +105,12 @@ def _event(body: dict[str, Any], raw: bytes) -> ProviderEvent:
     call = body.get("call")
     call_id = call.get("call_id") if isinstance(call, dict) else None
     if name in CALL_EVENTS:
-        return ProviderEvent(f"{call_id}:{name}", str(name), body, _from_millis(body.get("event_timestamp")))
+        return ProviderEvent(
+            f"{call_id}:{name}", str(name), body, from_epoch_millis(body.get("event_timestamp"))
+        )
     if name == INBOUND:
         return ProviderEvent(
-            f"inbound:{_digest(raw)}", INBOUND, body, _from_millis(body.get("event_timestamp"))
+            f"inbound:{_digest(raw)}", INBOUND, body, from_epoch_millis(body.get("event_timestamp"))
         )
     if "name" in body and "args" in body and name is None:
         data = {**body, "switchboard_tool_call_id": _digest(raw)}
@@ -119,24 +121,10 @@ def _event(body: dict[str, Any], raw: bytes) -> ProviderEvent:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _from_millis(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return datetime.fromtimestamp(value / 1000, UTC)
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _numbers(call: Mapping[str, Any]) -> tuple[CallDirection | None, str | None, str | None]:
     """(direction, business number, customer number)."""
     direction = call.get("direction")
-    from_number, to_number = _text(call.get("from_number")), _text(call.get("to_number"))
+    from_number, to_number = text_of(call.get("from_number")), text_of(call.get("to_number"))
     if direction == "inbound":
         return CallDirection.INBOUND, to_number, from_number
     if direction == "outbound":
@@ -180,13 +168,9 @@ def _cost(call: Mapping[str, Any]) -> CallCost | None:
     for item in cost.get("product_costs") or []:
         if not isinstance(item, dict) or not isinstance(item.get("product"), str):
             continue
-        try:
-            cents = Decimal(str(item.get("cost")))
-        except InvalidOperation:
+        micro = micro_units(item.get("cost"), MICRO_PER_CENT)
+        if micro is None:
             continue
-        if not cents.is_finite() or cents < 0:
-            continue
-        micro = int((cents * MICRO_PER_CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         component = _component(item["product"])
         components[component] = components.get(component, 0) + micro
     return CallCost(currency="USD", components=components)  # Retell bills in US cents
@@ -198,8 +182,8 @@ def _analysis(call: Mapping[str, Any]) -> CallAnalysis | None:
         return None
     success = analysis.get("call_successful")
     return CallAnalysis(
-        summary=_text(analysis.get("call_summary")),
-        structured_data=_object(analysis.get("custom_analysis_data")),
+        summary=text_of(analysis.get("call_summary")),
+        structured_data=json_object(analysis.get("custom_analysis_data")),
         success=success if isinstance(success, bool) else None,
         sentiment=SENTIMENTS.get(str(analysis.get("user_sentiment"))),
     )
@@ -215,22 +199,22 @@ def read_retell_message(event: ProviderEvent) -> CallMessage:
                 kind=CallMessageKind.ASSISTANT_REQUEST,
                 provider_call_id="",  # Retell names the call only once it starts
                 direction=CallDirection.INBOUND,
-                business_number=_text(inbound.get("to_number")),
-                customer_number=_text(inbound.get("from_number")),
-                provider_agent_id=_text(inbound.get("agent_id")),
+                business_number=text_of(inbound.get("to_number")),
+                customer_number=text_of(inbound.get("from_number")),
+                provider_agent_id=text_of(inbound.get("agent_id")),
             )
         call = body["call"]
         call_id = call["call_id"]
         if not isinstance(call_id, str) or not call_id:
             raise ValueError("no call.call_id")
         direction, business_number, customer_number = _numbers(call)
-        metadata = _object(call.get("metadata"))
+        metadata = json_object(call.get("metadata"))
         common: dict[str, Any] = {
             "provider_call_id": call_id,
             "direction": direction,
             "business_number": business_number,
             "customer_number": customer_number,
-            "provider_agent_id": _text(call.get("agent_id")),
+            "provider_agent_id": text_of(call.get("agent_id")),
             "metadata": {str(k): str(v) for k, v in metadata.items() if v is not None},
         }
         if event.type == FUNCTION_CALL:
@@ -245,20 +229,20 @@ def read_retell_message(event: ProviderEvent) -> CallMessage:
             return CallMessage(
                 kind=CallMessageKind.STATUS,
                 status=CallStatus.IN_PROGRESS,
-                started_at=_from_millis(call.get("start_timestamp")),
+                started_at=from_epoch_millis(call.get("start_timestamp")),
                 **common,
             )
         if event.type in ("call_ended", "call_analyzed"):
             return CallMessage(
                 kind=CallMessageKind.ENDED,
                 status=CallStatus.ENDED,
-                ended_reason=_text(call.get("disconnection_reason")),
-                started_at=_from_millis(call.get("start_timestamp")),
-                ended_at=_from_millis(call.get("end_timestamp")),
+                ended_reason=text_of(call.get("disconnection_reason")),
+                started_at=from_epoch_millis(call.get("start_timestamp")),
+                ended_at=from_epoch_millis(call.get("end_timestamp")),
                 transcript=_transcript(call),
                 analysis=_analysis(call),
                 cost=_cost(call),
-                recording_url=_text(call.get("recording_url")),
+                recording_url=text_of(call.get("recording_url")),
                 **common,
             )
         return CallMessage(kind=CallMessageKind.OTHER, **common)

@@ -42,6 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from switchboard.core.integrations.model import Capability
 from switchboard.plugins import ProviderSpec, hookimpl
+from switchboard.plugins.http import failed_answer, unreachable
+from switchboard.plugins.payloads import json_object
 from switchboard.plugins.spec import operator_api_base
 from switchboard.plugins.vapi.messages import VAPI_MESSAGES, read_vapi_message, verify_vapi_webhook
 from switchboard.ports.providers import ProviderError
@@ -66,7 +68,6 @@ API_BASE_SETTING = "SWITCHBOARD_VAPI_API_BASE"  # the operator's stand-in, never
 VAPI_API = "https://api.vapi.ai"
 TIMEOUT_SECONDS = 30.0
 HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 # Server messages an assistant sends to its server URL (assistant requests come from numbers).
 SERVER_MESSAGES = ("status-update", "transcript", "end-of-call-report", "tool-calls")
 NAME_LIMIT = 40  # Vapi's limit on an assistant's name
@@ -237,7 +238,7 @@ class VapiVoice:
         call = await self._request("GET", f"/call/{_segment(provider_call_id)}")
         if call.get("status") == "ended":
             return
-        control_url = _object(call.get("monitor")).get("controlUrl")
+        control_url = json_object(call.get("monitor")).get("controlUrl")
         if not isinstance(control_url, str) or not re.match(r"^https?://", control_url):
             raise ProviderError(f"Vapi gave no control address for call {provider_call_id}", retryable=False)
         # The control address is the call's own capability: it takes no key, so none is sent.
@@ -245,9 +246,7 @@ class VapiVoice:
             try:
                 response = await client.post(control_url, json={"type": "end-call"})
             except httpx.HTTPError as error:
-                raise ProviderError(
-                    f"Vapi could not be reached: {type(error).__name__}", retryable=True
-                ) from error
+                raise unreachable("Vapi", error) from error
         if response.status_code == 404:
             return  # it ended meanwhile
         _raise_for(response)
@@ -276,9 +275,7 @@ class VapiVoice:
             try:
                 response = await client.request(method, path, **kwargs)
             except httpx.HTTPError as error:
-                raise ProviderError(
-                    f"Vapi could not be reached: {type(error).__name__}", retryable=True
-                ) from error
+                raise unreachable("Vapi", error) from error
         if gone_is_fine and response.status_code == 404:
             return {}
         _raise_for(response)
@@ -291,14 +288,8 @@ class VapiVoice:
 
 
 def _raise_for(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    raise ProviderError(
-        f"Vapi answered {status}: {_vapi_message(response)}",
-        retryable=status in RETRYABLE_STATUSES or status >= 500,
-        status=status,
-    )
+    if response.status_code >= 400:
+        raise failed_answer("Vapi", response.status_code, _vapi_message(response))
 
 
 def _segment(provider_id: str) -> str:
@@ -308,19 +299,15 @@ def _segment(provider_id: str) -> str:
     return provider_id
 
 
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _id_of(answer: Any) -> str:
-    found = _object(answer).get("id")
+    found = json_object(answer).get("id")
     if not isinstance(found, str) or not found:
         raise ProviderError("Vapi's answer carries no id", retryable=False)
     return found
 
 
 def _recording_of(call: dict[str, Any]) -> str | None:
-    url = _object(call.get("artifact")).get("recordingUrl") or call.get("recordingUrl")
+    url = json_object(call.get("artifact")).get("recordingUrl") or call.get("recordingUrl")
     return url if isinstance(url, str) else None
 
 

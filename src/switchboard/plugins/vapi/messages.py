@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from switchboard.core.calls.model import (
@@ -44,12 +44,13 @@ from switchboard.core.calls.model import (
     TranscriptEntry,
 )
 from switchboard.core.queues.model import PermanentFailure
+from switchboard.plugins.payloads import from_epoch_millis, json_object, micro_units, text_of
 from switchboard.ports.providers import IncomingWebhook, ProviderEvent, WebhookRejected
 from switchboard.ports.voice import LiveAnswer, VoiceMessages
 
 SECRET_HEADERS = ("x-vapi-secret", "x-vapi-signature")
 TOLERANCE_SECONDS = 300
-MICRO = Decimal(1_000_000)
+MICRO_PER_DOLLAR = Decimal(1_000_000)
 
 STATUSES = {
     "scheduled": CallStatus.SCHEDULED,
@@ -123,7 +124,7 @@ def verify_vapi_webhook(config: Any, incoming: IncomingWebhook) -> list[Provider
         event_id=_event_id(message),
         type=message["type"],
         data=message,
-        occurred_at=_from_millis(message.get("timestamp")),
+        occurred_at=from_epoch_millis(message.get("timestamp")),
     )
     try:
         read_vapi_message(event)
@@ -150,25 +151,11 @@ def _event_id(message: dict[str, Any]) -> str:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _from_millis(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return datetime.fromtimestamp(value / 1000, UTC)
-
-
 def _moment(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     moment = datetime.fromisoformat(value)
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _tool_call_entries(message: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -188,7 +175,7 @@ def _tool_call_entries(message: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _tool_calls(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
     found = []
     for entry in _tool_call_entries(message):
-        function = _object(entry.get("function"))
+        function = json_object(entry.get("function"))
         arguments = function.get("arguments", {})
         if isinstance(arguments, str):  # some models' arguments come as JSON text
             arguments = json.loads(arguments) if arguments.strip() else {}
@@ -203,18 +190,6 @@ def _tool_calls(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
     return tuple(found)
 
 
-def _micro(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0:
-        return None
-    return int((amount * MICRO).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def _cost(message: Mapping[str, Any]) -> CallCost | None:
     breakdown = message.get("costBreakdown")
     if not isinstance(breakdown, dict):
@@ -222,7 +197,7 @@ def _cost(message: Mapping[str, Any]) -> CallCost | None:
     components = {
         component: amount
         for name, component in COST_COMPONENTS.items()
-        if (amount := _micro(breakdown.get(name))) is not None
+        if (amount := micro_units(breakdown.get(name), MICRO_PER_DOLLAR)) is not None
     }
     return CallCost(currency="USD", components=components)  # Vapi bills in US dollars
 
@@ -236,11 +211,11 @@ def _success(value: Any) -> bool | None:
 
 
 def _analysis(message: Mapping[str, Any]) -> CallAnalysis:
-    analysis = _object(message.get("analysis"))
-    structured = _object(analysis.get("structuredData"))
+    analysis = json_object(message.get("analysis"))
+    structured = json_object(analysis.get("structuredData"))
     sentiment = structured.get("sentiment")
     return CallAnalysis(
-        summary=_text(analysis.get("summary")) or _text(message.get("summary")),
+        summary=text_of(analysis.get("summary")) or text_of(message.get("summary")),
         structured_data=structured,
         success=_success(analysis.get("successEvaluation")),
         sentiment=Sentiment(sentiment) if sentiment in set(Sentiment) else None,
@@ -253,7 +228,9 @@ def _entry(item: Mapping[str, Any]) -> TranscriptEntry | None:
         return None
     if item.get("role") == "tool_calls":
         calls = [
-            _object(call.get("function")) for call in item.get("toolCalls") or [] if isinstance(call, dict)
+            json_object(call.get("function"))
+            for call in item.get("toolCalls") or []
+            if isinstance(call, dict)
         ]
         text = "; ".join(f"{f.get('name')}({f.get('arguments', '')})" for f in calls)
     elif item.get("role") == "tool_call_result":
@@ -272,7 +249,7 @@ def _entry(item: Mapping[str, Any]) -> TranscriptEntry | None:
 
 
 def _transcript(message: Mapping[str, Any]) -> tuple[TranscriptEntry, ...]:
-    artifact = _object(message.get("artifact"))
+    artifact = json_object(message.get("artifact"))
     items = (
         artifact.get("messages") if isinstance(artifact.get("messages"), list) else message.get("messages")
     )
@@ -281,18 +258,18 @@ def _transcript(message: Mapping[str, Any]) -> tuple[TranscriptEntry, ...]:
 
 
 def _recording_url(message: Mapping[str, Any]) -> str | None:
-    artifact = _object(message.get("artifact"))
-    mono = _object(_object(artifact.get("recording")).get("mono"))
+    artifact = json_object(message.get("artifact"))
+    mono = json_object(json_object(artifact.get("recording")).get("mono"))
     return (
-        _text(artifact.get("recordingUrl"))
-        or _text(message.get("recordingUrl"))
-        or _text(mono.get("combinedUrl"))
+        text_of(artifact.get("recordingUrl"))
+        or text_of(message.get("recordingUrl"))
+        or text_of(mono.get("combinedUrl"))
     )
 
 
 def _live_transcript(message: Mapping[str, Any], call: Mapping[str, Any]) -> tuple[TranscriptEntry, ...]:
     speaker = SPEAKERS.get(str(message.get("role")), Speaker.SYSTEM)
-    started, said = _moment(call.get("startedAt")), _from_millis(message.get("timestamp"))
+    started, said = _moment(call.get("startedAt")), from_epoch_millis(message.get("timestamp"))
     seconds = max((said - started).total_seconds(), 0.0) if started and said else 0.0
     return (
         TranscriptEntry(
@@ -305,20 +282,20 @@ def read_vapi_message(event: ProviderEvent) -> CallMessage:
     """A verified Vapi message in Switchboard's words; PermanentFailure when it cannot be read."""
     message = event.data
     try:
-        call = _object(message.get("call"))
+        call = json_object(message.get("call"))
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id:
             raise ValueError("no call.id")
-        phone_number = _object(message.get("phoneNumber")) or _object(call.get("phoneNumber"))
-        customer = _object(message.get("customer")) or _object(call.get("customer"))
-        metadata = _object(call.get("metadata"))
+        phone_number = json_object(message.get("phoneNumber")) or json_object(call.get("phoneNumber"))
+        customer = json_object(message.get("customer")) or json_object(call.get("customer"))
+        metadata = json_object(call.get("metadata"))
         common: dict[str, Any] = {
             "provider_call_id": call_id,
             "direction": DIRECTIONS.get(str(call.get("type"))),
-            "business_number": _text(phone_number.get("number")),
-            "customer_number": _text(customer.get("number")),
-            "provider_agent_id": _text(call.get("assistantId"))
-            or _text(_object(message.get("assistant")).get("id")),
+            "business_number": text_of(phone_number.get("number")),
+            "customer_number": text_of(customer.get("number")),
+            "provider_agent_id": text_of(call.get("assistantId"))
+            or text_of(json_object(message.get("assistant")).get("id")),
             "metadata": {str(k): str(v) for k, v in metadata.items() if v is not None},
         }
         type_ = message.get("type")
@@ -330,7 +307,7 @@ def read_vapi_message(event: ProviderEvent) -> CallMessage:
             return CallMessage(
                 kind=CallMessageKind.STATUS,
                 status=STATUSES[message["status"]],
-                ended_reason=_text(message.get("endedReason")),
+                ended_reason=text_of(message.get("endedReason")),
                 started_at=_moment(call.get("startedAt")),
                 ended_at=_moment(call.get("endedAt")),
                 **common,
@@ -343,7 +320,7 @@ def read_vapi_message(event: ProviderEvent) -> CallMessage:
             return CallMessage(
                 kind=CallMessageKind.ENDED,
                 status=CallStatus.ENDED,
-                ended_reason=_text(message.get("endedReason")),
+                ended_reason=text_of(message.get("endedReason")),
                 started_at=_moment(message.get("startedAt")) or _moment(call.get("startedAt")),
                 ended_at=_moment(message.get("endedAt")) or _moment(call.get("endedAt")),
                 transcript=_transcript(message),

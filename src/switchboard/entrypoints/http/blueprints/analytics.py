@@ -12,7 +12,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint, Response
 from quart_schema import document_response, tag, validate_querystring
 
@@ -26,7 +26,7 @@ from switchboard.core.analytics.model import (
     CostLine,
     CostReport,
 )
-from switchboard.core.calls.model import CallDirection, CallStatus, CostComponent, Sentiment
+from switchboard.core.calls.model import CostComponent
 from switchboard.core.calls.records import Call, CallFilter
 from switchboard.core.identity.model import Principal
 from switchboard.core.identity.sessions import context_of
@@ -34,6 +34,7 @@ from switchboard.core.pagination import MAX_LIMIT, Page, PageRequest
 from switchboard.core.scheduling.model import parse_day
 from switchboard.entrypoints.container import Container
 from switchboard.entrypoints.http.auth import acting, client, current_principal, require_principal
+from switchboard.entrypoints.http.blueprints.calls import CallFilterQuery
 from switchboard.entrypoints.http.csv_stream import csv_line, csv_response
 from switchboard.entrypoints.http.responses import json_response
 from switchboard.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -173,26 +174,8 @@ class CostReportOut(BaseModel):
     revenue: list[RevenueOut]
 
 
-class CallExportQuery(BaseModel):
+class CallExportQuery(CallFilterQuery):
     """The calls list's filters, by the same names (``GET /v1/calls``), without paging."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: CallStatus | None = None
-    direction: CallDirection | None = None
-    sentiment: Sentiment | None = None
-    agent_id: UUID | None = None
-    customer_id: UUID | None = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
-    started_after: AwareDatetime | None = None
-    started_before: AwareDatetime | None = None
-    min_duration: int | None = Field(default=None, ge=0, le=10**7, description="Seconds")
-
-    def to_filter(self) -> CallFilter:
-        fields = self.model_dump()
-        minimum = fields.pop("min_duration")
-        return CallFilter(**fields, min_duration_seconds=minimum)
 
 
 # --- the reports ---------------------------------------------------------------------------------

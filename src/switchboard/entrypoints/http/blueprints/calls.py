@@ -72,7 +72,11 @@ class FeedbackIn(Strict):
     comment: str | None = Field(default=None, max_length=handlers.COMMENT_MAX)
 
 
-class CallListQuery(ListQuery):
+class CallFilterQuery(BaseModel):
+    """The calls' filters as query parameters: the calls list's and the calls export's."""
+
+    model_config = ConfigDict(extra="forbid")
+
     status: CallStatus | None = None
     direction: CallDirection | None = None
     sentiment: Sentiment | None = None
@@ -83,6 +87,15 @@ class CallListQuery(ListQuery):
     started_after: AwareDatetime | None = None
     started_before: AwareDatetime | None = None
     min_duration: int | None = Field(default=None, ge=0, le=10**7, description="Seconds")
+
+    def to_filter(self) -> CallFilter:
+        fields = self.model_dump(exclude=set(ListQuery.model_fields))
+        minimum = fields.pop("min_duration")
+        return CallFilter(**fields, min_duration_seconds=minimum)
+
+
+class CallListQuery(CallFilterQuery, ListQuery):  # paging's fields come first, then the filters
+    pass
 
 
 class CostOut(BaseModel):
@@ -245,19 +258,8 @@ async def list_calls(
 ) -> Response:
     """List calls, newest first; filter by status, direction, sentiment, agent, customer, when
     they were made or started, and a minimum duration in seconds."""
-    filters = CallFilter(
-        status=query_args.status,
-        direction=query_args.direction,
-        sentiment=query_args.sentiment,
-        agent_id=query_args.agent_id,
-        customer_id=query_args.customer_id,
-        created_after=query_args.created_after,
-        created_before=query_args.created_before,
-        started_after=query_args.started_after,
-        started_before=query_args.started_before,
-        min_duration_seconds=query_args.min_duration,
-    )
-    page = await handlers.list_calls(handlers.ListCalls(filters, page_request(query_args)), *acting(units))
+    listing = handlers.ListCalls(query_args.to_filter(), page_request(query_args))
+    page = await handlers.list_calls(listing, *acting(units))
     return list_response(page, render_call_summary, encode_cursor)
 
 

@@ -92,7 +92,7 @@ def make_call(tenant_id: str, when: datetime, **fields: Any) -> Call:
 
 
 async def add_calls(container: Any, tenant_id: str, *calls: Call) -> None:
-    """Calls as the voice platform's messages leave them (the calls slice stores them so)."""
+    """Calls stored as the voice platform's messages leave them (core/calls/calls.py)."""
     async with container.units()(UUID(tenant_id)) as uow:
         for call in calls:
             await uow.calls.add(call)

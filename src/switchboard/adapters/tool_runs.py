@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from switchboard.core.calls.live import HeldRun
-from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWorkFactory
+from switchboard.ports.persistence import IdempotencyRecord, StoredResponse, UnitOfWork, UnitOfWorkFactory
 
 _ANSWERED = 200
 
@@ -40,10 +40,8 @@ class IdempotencyKeyLedger:
             return None
         return HeldRun(held.fingerprint, held.response.body if held.response is not None else None)
 
-    async def complete(self, tenant_id: UUID, key: str, answer: bytes) -> None:
-        async with self._units(tenant_id) as uow:
-            await uow.idempotency_keys.complete(key, StoredResponse(_ANSWERED, {}, answer))
-            await uow.commit()
+    async def complete(self, uow: UnitOfWork, key: str, answer: bytes) -> None:
+        await uow.idempotency_keys.complete(key, StoredResponse(_ANSWERED, {}, answer))
 
     async def release(self, tenant_id: UUID, key: str) -> None:
         async with self._units(tenant_id) as uow:

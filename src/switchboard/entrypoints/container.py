@@ -42,6 +42,7 @@ from switchboard.adapters.throttling.limits_throttle import LimitsAttemptThrottl
 from switchboard.adapters.tool_runs import IdempotencyKeyLedger
 from switchboard.adapters.webhooks.sender import HttpWebhookSender
 from switchboard.core.identity.sessions import Identity
+from switchboard.core.integrations.webhooks import WebhookReception
 from switchboard.core.sales.public import QuoteLinks
 from switchboard.core.scheduling.calendar_sync import CalendarConnections, CalendarSync
 from switchboard.entrypoints.avatar_videos import video_event_handlers, video_performers
@@ -113,6 +114,9 @@ class Container(containers.DeclarativeContainer):
     secret_box = providers.Singleton(
         FernetSecretBox, keys=providers.Callable(lambda s: s.secret_keys(), settings)
     )
+    # Providers' incoming calls: routed to their tenants, verified, stored (one per process: it
+    # remembers routes and opened configurations).
+    webhook_reception = providers.Singleton(WebhookReception, directory, units, plugins, secret_box, clock)
     provider_registry = providers.Singleton(
         PluginProviderRegistry, units, plugins, secret_box, providers.Singleton(ConsoleEmailSender)
     )

@@ -7,6 +7,7 @@ from typing import Protocol
 from uuid import UUID
 
 from switchboard.core.calls.live import HeldRun
+from switchboard.ports.persistence import UnitOfWork
 
 
 class ToolRunLedger(Protocol):
@@ -26,8 +27,9 @@ class ToolRunLedger(Protocol):
         answered (its run died)."""
         ...
 
-    async def complete(self, tenant_id: UUID, key: str, answer: bytes) -> None:
-        """Keep the run's answer for retries."""
+    async def complete(self, uow: UnitOfWork, key: str, answer: bytes) -> None:
+        """Keep the run's answer for retries, in ``uow``'s transaction (committed by its owner
+        with the call's transcript line, one transaction for both)."""
         ...
 
     async def release(self, tenant_id: UUID, key: str) -> None:

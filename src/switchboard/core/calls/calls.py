@@ -186,31 +186,58 @@ async def record_call_message(
     """
     if not message.provider_call_id:
         raise InvalidInput.single("provider_call_id", "the message names no call")
+    async with units(tenant_id) as uow:
+        call = await apply_call_message(uow, tenant_id, integration_id, message, clock.now())
+        await uow.commit()
+    return call
+
+
+async def apply_call_message(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    integration_id: UUID,
+    message: CallMessage,
+    now: datetime,
+    known: Call | None = None,
+) -> Call:
+    """``record_call_message`` inside the caller's transaction, which commits it (so that other
+    writes can share it); the message must name its call.
+
+    ``known`` is the call as read earlier, in another transaction: when it has not changed
+    since, it is updated in one statement (its version is checked); else it is read again under
+    its lock, as without it."""
+    assert message.provider_call_id is not None
     message = replace(
         message,
         customer_number=_phone_or_none(message.customer_number),
         business_number=_phone_or_none(message.business_number),
     )
-    now = clock.now()
-    async with units(tenant_id) as uow:
-        stored = await uow.calls.find_by_provider_call_id(
-            integration_id, message.provider_call_id, for_update=True
-        )
-        if stored is None:
-            stored = await _started_by_us(uow, integration_id, message)
-        if stored is None:
-            fresh = await _new_call(uow, tenant_id, integration_id, message, now)
-            stored = await uow.calls.add_or_lock(fresh)
-            if stored.id == fresh.id:
-                await uow.commit()
-                return fresh
-        working = replace(stored, provider_call_id=message.provider_call_id)
-        updated = await _with_parties(uow, merge_message(working, message, now), message, working)
-        if updated != stored:
-            if updated.version == stored.version:
-                updated = replace(updated, updated_at=now, version=stored.version + 1)
-            await uow.calls.update(updated, expected_version=stored.version)
-        await uow.commit()
+    if known is not None and known.provider_call_id == message.provider_call_id:
+        updated = await _merged(uow, known, message, now)
+        if updated == known or await uow.calls.update(updated, expected_version=known.version):
+            return updated
+    stored = await uow.calls.find_by_provider_call_id(
+        integration_id, message.provider_call_id, for_update=True
+    )
+    if stored is None:
+        stored = await _started_by_us(uow, integration_id, message)
+    if stored is None:
+        fresh = await _new_call(uow, tenant_id, integration_id, message, now)
+        stored = await uow.calls.add_or_lock(fresh)
+        if stored.id == fresh.id:
+            return fresh
+    updated = await _merged(uow, stored, message, now)
+    if updated != stored:
+        await uow.calls.update(updated, expected_version=stored.version)
+    return updated
+
+
+async def _merged(uow: UnitOfWork, stored: Call, message: CallMessage, now: datetime) -> Call:
+    """The stored call with the message applied, at the next version when anything changed."""
+    working = replace(stored, provider_call_id=message.provider_call_id)
+    updated = await _with_parties(uow, merge_message(working, message, now), message, working)
+    if updated != stored and updated.version == stored.version:
+        updated = replace(updated, updated_at=now, version=stored.version + 1)
     return updated
 
 

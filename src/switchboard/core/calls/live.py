@@ -29,7 +29,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from switchboard.core.audit.model import Actor, ActorType, AuditContext
-from switchboard.core.calls.calls import record_call_message
+from switchboard.core.calls.calls import apply_call_message, record_call_message
 from switchboard.core.calls.model import (
     AssistantChoice,
     BusinessTool,
@@ -100,6 +100,15 @@ class LivePorts:
 
 
 @dataclass(frozen=True)
+class CallOnLine:
+    """A known call with its agent and the tools the agent's published version was given."""
+
+    call: Call
+    agent: Agent | None
+    tools: frozenset[BusinessTool]
+
+
+@dataclass(frozen=True)
 class HeldRun:
     """A tool call already claimed: with what arguments, and its kept answer (None while the
     first run is still under way)."""
@@ -159,37 +168,52 @@ async def run_tool_calls(
     message: CallMessage,
     ports: LivePorts,
     client: Client | None = None,
+    on_line: CallOnLine | None = None,
 ) -> list[ToolResult]:
-    """Each of the message's tool calls run as the call's agent, in order, one result each."""
-    # A known call is only read here (one short transaction with its agent): the message is
-    # applied to it with the transcript lines at the end. An unknown one is recorded first.
-    call, agent, tools = await _call_and_agent(tenant_id, integration_id, message, ports.units)
-    if call is None:
-        await record_call_message(tenant_id, integration_id, message, ports.units, ports.clock)
-        call, agent, tools = await _call_and_agent(tenant_id, integration_id, message, ports.units)
-        assert call is not None  # just recorded
-    results = []
-    for tool_call in message.tool_calls:
-        if agent is None:
-            results.append(_error(tool_call, "no agent of this business is on this call"))
-            continue
-        results.append(
-            await _run_once(tenant_id, integration_id, call, agent, tools, tool_call, ports, client)
-        )
-    await _note_in_transcript(tenant_id, integration_id, call, message, results, ports)
+    """Each of the message's tool calls run as the call's agent, in order, one result each.
+
+    ``on_line`` is the call as ``read_call_on_line`` found it, in a transaction the caller had
+    open anyway (the webhook's verification); None when the call is not known yet, and it is
+    recorded first."""
+    if on_line is None:
+        if not message.provider_call_id:
+            raise InvalidInput.single("provider_call_id", "the message names no call")
+        async with ports.units(tenant_id) as uow:
+            call = await apply_call_message(uow, tenant_id, integration_id, message, ports.clock.now())
+            on_line = await _with_agent(uow, call, message)
+            await uow.commit()
+    call, agent, tools = on_line.call, on_line.agent, on_line.tools
+    results: list[ToolResult] = []
+    answers: dict[str, bytes] = {}  # ledger key -> answer, kept with the transcript lines
+    try:
+        for tool_call in message.tool_calls:
+            if agent is None:
+                results.append(_error(tool_call, "no agent of this business is on this call"))
+                continue
+            results.append(
+                await _run_once(
+                    tenant_id, integration_id, call, agent, tools, tool_call, ports, client, answers
+                )
+            )
+    finally:
+        # Even when a later tool call failed, the answers of those that ran are kept, so that
+        # a retry does not run them twice.
+        await _keep(tenant_id, integration_id, call, message, results, answers, ports)
     return results
 
 
-async def _call_and_agent(
-    tenant_id: UUID, integration_id: UUID, message: CallMessage, units: UnitOfWorkFactory
-) -> tuple[Call | None, Agent | None, frozenset[BusinessTool]]:
-    async with units(tenant_id) as uow:
-        call = await uow.calls.find_by_provider_call_id(integration_id, message.provider_call_id)
-        if call is None:
-            return None, None, frozenset()
-        agent = await _agent_of(uow, call, message)
-        tools = await _published_tools(uow, agent) if agent is not None else frozenset()
-    return call, agent, tools
+async def read_call_on_line(uow: UnitOfWork, integration_id: UUID, message: CallMessage) -> CallOnLine | None:
+    """The message's call with its agent and tools, or None when the call is not known yet."""
+    if not message.provider_call_id:
+        return None
+    call = await uow.calls.find_by_provider_call_id(integration_id, message.provider_call_id)
+    return await _with_agent(uow, call, message) if call is not None else None
+
+
+async def _with_agent(uow: UnitOfWork, call: Call, message: CallMessage) -> CallOnLine:
+    agent = await _agent_of(uow, call, message)
+    tools = await _published_tools(uow, agent) if agent is not None else frozenset()
+    return CallOnLine(call, agent, tools)
 
 
 async def _agent_of(uow: UnitOfWork, call: Call, message: CallMessage) -> Agent | None:
@@ -227,7 +251,10 @@ async def _run_once(
     tool_call: ToolCall,
     ports: LivePorts,
     client: Client | None,
+    answers: dict[str, bytes],
 ) -> ToolResult:
+    """The tool call's outcome. A tool that changes something runs once per tool call id: its
+    answer is added to ``answers``, for the caller to keep (``ToolRunLedger.complete``)."""
     try:
         tool = BusinessTool(tool_call.name)
     except ValueError:
@@ -258,7 +285,7 @@ async def _run_once(
     except BaseException:
         await ledger.release(tenant_id, key)
         raise
-    await ledger.complete(tenant_id, key, _stored(outcome))
+    answers[key] = _stored(outcome)
     return outcome
 
 
@@ -297,23 +324,38 @@ def _replayed(tool_call: ToolCall, held: HeldRun, fingerprint: str) -> ToolResul
     return ToolResult(tool_call.id, tool_call.name, result=stored["result"], error=stored["error"])
 
 
-async def _note_in_transcript(
+async def _keep(
     tenant_id: UUID,
     integration_id: UUID,
     call: Call,
     message: CallMessage,
     results: list[ToolResult],
+    answers: dict[str, bytes],
     ports: LivePorts,
 ) -> None:
-    """Each tool call and its outcome as a TOOL line of the call's transcript."""
-    if not results:
+    """In one transaction: the answers of the tools that changed something, for retries, and
+    each tool call with its outcome as a TOOL line of the call's transcript."""
+    if not results and not answers:
         return
+    now = ports.clock.now()
+    async with ports.units(tenant_id) as uow:
+        for key, answer in answers.items():
+            await ports.ledger.complete(uow, key, answer)
+        if results:
+            note = _transcript_note(call, message, results, now)
+            await apply_call_message(uow, tenant_id, integration_id, note, now, known=call)
+        await uow.commit()
+
+
+def _transcript_note(
+    call: Call, message: CallMessage, results: list[ToolResult], now: datetime
+) -> CallMessage:
     began = call.started_at or call.created_at
-    at = max(0.0, (ports.clock.now() - began).total_seconds())
+    at = max(0.0, (now - began).total_seconds())
     entries = tuple(
         TranscriptEntry(Speaker.TOOL, _transcript_line(result), seconds_from_start=at) for result in results
     )
-    note = CallMessage(
+    return CallMessage(
         kind=CallMessageKind.TRANSCRIPT,
         provider_call_id=message.provider_call_id,
         direction=message.direction,
@@ -321,7 +363,6 @@ async def _note_in_transcript(
         transcript=entries,
         started_at=began,  # the lines' base: kept as the start when the call has none yet
     )
-    await record_call_message(tenant_id, integration_id, note, ports.units, ports.clock)
 
 
 def _transcript_line(result: ToolResult) -> str:
@@ -359,22 +400,25 @@ async def _find_customer(run: _Run, args: Mapping[str, Any]) -> dict[str, Any]:
     if not any(checked.values()):
         raise InvalidInput.single("phone", "give a phone number, an email or a name to look for")
     require(run.principal, Action.CUSTOMERS_READ)
-    found: list[Customer] = []
-    if checked["phone"]:
-        async with run.unit() as uow:
-            by_phone = await uow.customers.find_by_phone(checked["phone"])
-        found += [by_phone] if by_phone else []
+    require(run.principal, Action.SCHEDULING_READ)
+    searched: list[Customer] = []
     for query in (checked["email"], checked["name"]):
-        if query and len(found) < CUSTOMERS_FOUND_MAX:
+        if query:
             page = await customers.list_customers(
                 customers.ListCustomers(page=PageRequest(limit=CUSTOMERS_FOUND_MAX), q=query),
                 run.principal,
                 run.unit(),
             )
-            found += [c for c in page.items if all(c.id != known.id for known in found)]
-    require(run.principal, Action.SCHEDULING_READ)
+            searched += page.items
     matches = []
+    # The match by phone (the usual question: who is calling) is read in the same transaction
+    # as the appointments of everyone found, and listed first.
     async with run.unit() as uow:
+        by_phone = await uow.customers.find_by_phone(checked["phone"]) if checked["phone"] else None
+        found: list[Customer] = []
+        for customer in ([by_phone] if by_phone else []) + searched:
+            if all(customer.id != known.id for known in found):
+                found.append(customer)
         for customer in found[:CUSTOMERS_FOUND_MAX]:
             upcoming = await _upcoming(uow, customer.id, run.now)
             resources = await _resources_of(uow, upcoming)

@@ -15,16 +15,22 @@ from pydantic import BaseModel
 from quart import Blueprint, Response, request
 from quart_schema import document_response, security_scheme_blueprint, tag
 
-from switchboard.core.calls.live import LivePorts, choose_assistant, run_tool_calls
+from switchboard.core.calls.live import (
+    CallOnLine,
+    LivePorts,
+    choose_assistant,
+    read_call_on_line,
+    run_tool_calls,
+)
 from switchboard.core.calls.model import LIVE_KINDS, CallMessage, CallMessageKind
-from switchboard.core.integrations.webhooks import VerifiedWebhook, store_events, verify_webhook
+from switchboard.core.integrations.webhooks import VerifiedWebhook, WebhookReception
 from switchboard.entrypoints.container import Container
 from switchboard.entrypoints.http.auth import client
 from switchboard.entrypoints.http.responses import json_response
 from switchboard.ports.clock import Clock
 from switchboard.ports.live_calls import ToolRunLedger
-from switchboard.ports.persistence import IdentityDirectory, UnitOfWorkFactory
-from switchboard.ports.providers import IncomingWebhook, ProviderCatalog, SecretBox
+from switchboard.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from switchboard.ports.providers import IncomingWebhook, ProviderCatalog
 from switchboard.ports.scheduling import BusyTimes
 from switchboard.ports.voice import LiveAnswer, VoiceMessages
 
@@ -45,10 +51,9 @@ class WebhookReceivedOut(BaseModel):
 async def receive(
     provider: str,
     connection_id: UUID,
-    directory: IdentityDirectory = Provide[Container.directory],
+    reception: WebhookReception = Provide[Container.webhook_reception],
     units: UnitOfWorkFactory = Provide[Container.units],
     catalog: ProviderCatalog = Provide[Container.plugins],
-    box: SecretBox = Provide[Container.secret_box],
     clock: Clock = Provide[Container.clock],
     busy_times: BusyTimes = Provide[Container.busy_times],
     ledger: ToolRunLedger = Provide[Container.tool_run_ledger],
@@ -63,14 +68,23 @@ async def receive(
         body=await request.get_data(),
         url=request.url,
     )
-    verified = await verify_webhook(provider, connection_id, incoming, directory, units, catalog, box)
-    voice = catalog.voice_messages(verified.integration.provider)
-    if voice is not None:
-        live = _live_message(voice, verified)
-        if live is not None:
-            answer = await _answer_live(verified, live, voice, LivePorts(units, clock, busy_times, ledger))
-            return json_response(answer.body, answer.status)
-    received = await store_events(verified, units, clock)
+    voice = catalog.voice_messages(provider)  # the integration's own provider, once verified
+
+    async def read_live(
+        uow: UnitOfWork, verified: VerifiedWebhook
+    ) -> tuple[CallMessage | None, CallOnLine | None]:
+        """The message to answer now, and for tool calls their call, read with the integration."""
+        live = _live_message(voice, verified) if voice is not None else None
+        if live is None or live.kind is not CallMessageKind.TOOL_CALLS:
+            return live, None
+        return live, await read_call_on_line(uow, verified.integration.id, live)
+
+    verified, (live, on_line) = await reception.verify_and_read(provider, connection_id, incoming, read_live)
+    if voice is not None and live is not None:
+        ports = LivePorts(units, clock, busy_times, ledger)
+        answer = await _answer_live(verified, live, on_line, voice, ports)
+        return json_response(answer.body, answer.status)
+    received = await reception.store(verified)
     if voice is not None:
         acknowledgement = voice.acknowledge()
         return json_response(acknowledgement.body, acknowledgement.status)
@@ -91,11 +105,15 @@ def _live_message(voice: VoiceMessages, verified: VerifiedWebhook) -> CallMessag
 
 
 async def _answer_live(
-    verified: VerifiedWebhook, message: CallMessage, voice: VoiceMessages, ports: LivePorts
+    verified: VerifiedWebhook,
+    message: CallMessage,
+    on_line: CallOnLine | None,
+    voice: VoiceMessages,
+    ports: LivePorts,
 ) -> LiveAnswer:
     tenant_id, integration_id = verified.tenant_id, verified.integration.id
     if message.kind is CallMessageKind.ASSISTANT_REQUEST:
         choice = await choose_assistant(tenant_id, integration_id, message, ports)
         return voice.answer_assistant_request(choice)
-    results = await run_tool_calls(tenant_id, integration_id, message, ports, client())
+    results = await run_tool_calls(tenant_id, integration_id, message, ports, client(), on_line)
     return voice.answer_tool_calls(results)

@@ -119,6 +119,13 @@ async def from_twilio(client: Any, shop: Texting, params: dict[str, str], *, tok
     return await client.post(shop.webhook_url, data=urlencode(params), headers=headers)
 
 
+async def acknowledged(response: Any) -> None:
+    """Twilio reads the answer as TwiML: an empty <Response/>, so the customer gets no reply."""
+    assert response.status_code == 200, (response.status_code, await response.get_data())
+    assert response.content_type == "text/xml; charset=utf-8"
+    assert await response.get_data() == b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
 def inbound(shop: Texting, body: str, sender: str = PHONE) -> dict[str, str]:
     sid = "SM" + uuid.uuid4().hex
     return {
@@ -155,8 +162,7 @@ async def text_in(
 ) -> dict[str, Any]:
     """A customer's text, delivered by Twilio and processed by the worker: the stored message."""
     params = inbound(shop, body, sender)
-    received = await ok(await from_twilio(client, shop, params))
-    assert received == {"received": 1, "duplicates": 0}
+    await acknowledged(await from_twilio(client, shop, params))
 
     async def stored() -> list[dict[str, Any]]:
         page = await ok(
@@ -214,15 +220,12 @@ async def test_a_text_goes_out_through_twilios_sdk_and_its_callbacks_move_it_to_
     assert sid in twilio_api.messages
     assert (message["status"], message["provider"], message["error"]) == ("sent", "twilio", None)
 
-    assert (await ok(await from_twilio(client, shop, status_callback(shop, sid, "delivered"))))[
-        "received"
-    ] == 1
+    await acknowledged(await from_twilio(client, shop, status_callback(shop, sid, "delivered")))
     delivered = await settled(client, container, shop, queued["id"], "delivered")
     assert delivered["from_number"] == OUR_NUMBER
     # Twilio repeats a callback it thinks failed, and may deliver them out of order.
-    repeated = await ok(await from_twilio(client, shop, status_callback(shop, sid, "delivered")))
-    assert repeated == {"received": 0, "duplicates": 1}
-    await ok(await from_twilio(client, shop, status_callback(shop, sid, "sent")))
+    await acknowledged(await from_twilio(client, shop, status_callback(shop, sid, "delivered")))
+    await acknowledged(await from_twilio(client, shop, status_callback(shop, sid, "sent")))
     await drain(container)
     assert (await message_of(client, shop, queued["id"]))["status"] == "delivered"
 
@@ -233,7 +236,7 @@ async def test_an_undelivered_callback_fails_the_message_with_twilios_error(clie
     sid = (await settled(client, container, shop, queued["id"], "sent"))["provider_message_id"]
 
     callback = status_callback(shop, sid, "undelivered", ErrorCode="30003")
-    await ok(await from_twilio(client, shop, callback))
+    await acknowledged(await from_twilio(client, shop, callback))
     failed = await settled(client, container, shop, queued["id"], "failed")
 
     assert failed["error"] == "Twilio: undelivered, error 30003"

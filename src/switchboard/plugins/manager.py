@@ -20,6 +20,7 @@ from switchboard.ports.providers import (
     ProviderDescription,
     ProviderEvent,
     ValidatedConfig,
+    WebhookAcknowledgement,
     WebhookRejected,
 )
 from switchboard.ports.voice import VoiceMessages
@@ -69,6 +70,10 @@ class PluginCatalog:
         if spec is None or spec.verify_webhook is None:
             raise WebhookRejected(f"{slug} sends no webhooks here")
         return spec.verify_webhook(_validated(spec, config), incoming)
+
+    def acknowledgement(self, slug: str) -> WebhookAcknowledgement | None:
+        spec = self.specs.get(slug)
+        return spec.acknowledgement if spec is not None else None
 
     def voice_messages(self, slug: str) -> VoiceMessages | None:
         spec = self.specs.get(slug)

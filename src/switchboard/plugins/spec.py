@@ -15,7 +15,7 @@ from switchboard.core.avatar_videos.model import VideoReport
 from switchboard.core.integrations.model import Capability
 from switchboard.core.messaging.model import MessageNotice
 from switchboard.core.sales.provider_payments import PaymentNotice
-from switchboard.ports.providers import IncomingWebhook, ProviderEvent
+from switchboard.ports.providers import IncomingWebhook, ProviderEvent, WebhookAcknowledgement
 from switchboard.ports.voice import VoiceMessages
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -64,6 +64,8 @@ class ProviderSpec:
     # A voice provider's reading of its platform's server messages, and the shapes of its
     # answers to the ones that need an answer during the call (ports/voice.py).
     voice: VoiceMessages | None = None
+    # The answer the provider expects once its call is stored, when a JSON 200 will not do.
+    acknowledgement: WebhookAcknowledgement | None = None
     # An SMS provider's events about text messages (an inbound message, a status callback), by
     # event type, each with the function that reads one verified event into the core's notices
     # (InboundMessage, StatusReport); the worker records them (docs/messaging.md).

@@ -120,6 +120,17 @@ class ProviderEvent:
     occurred_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class WebhookAcknowledgement:
+    """What a provider expects back once its call is stored, where any JSON 200 will not do
+    (Twilio's messaging webhook reads the answer as TwiML: an empty ``<Response/>`` replies
+    nothing)."""
+
+    body: bytes
+    content_type: str
+    status: int = 200
+
+
 class ProviderError(Exception):
     """A provider refused a call or could not be reached.
 
@@ -203,6 +214,10 @@ class ProviderCatalog(Protocol):
         self, slug: str, config: dict[str, Any], incoming: IncomingWebhook
     ) -> list[ProviderEvent]:
         """The provider's own signature and freshness checks; raises ``WebhookRejected``."""
+        ...
+
+    def acknowledgement(self, slug: str) -> WebhookAcknowledgement | None:
+        """The answer the provider expects to a stored call; None when any JSON 200 will do."""
         ...
 
     def voice_messages(self, slug: str) -> VoiceMessages | None:

@@ -33,10 +33,15 @@ from switchboard.ports.providers import (
     ProviderError,
     ProviderEvent,
     SmsMessage,
+    WebhookAcknowledgement,
     WebhookRejected,
 )
 
 API_BASE_ENV = "SWITCHBOARD_TWILIO_API_BASE"
+# Twilio reads the answer to an incoming message as TwiML: an empty <Response/> sends no reply.
+EMPTY_TWIML = WebhookAcknowledgement(
+    b'<?xml version="1.0" encoding="UTF-8"?><Response/>', "text/xml; charset=utf-8"
+)
 SIGNATURE_HEADER = "x-twilio-signature"
 REQUEST_TIMEOUT = 30.0  # seconds, for the whole call to Twilio
 MAX_FORM_FIELDS = 200
@@ -281,6 +286,7 @@ class TwilioPlugin:
                 description="Sends text messages through Twilio Programmable Messaging.",
                 verify_webhook=verify_webhook,
                 message_events=MESSAGE_EVENTS,
+                acknowledgement=EMPTY_TWIML,
             )
         ]
 

@@ -86,8 +86,11 @@ async def receive(
         return json_response(answer.body, answer.status)
     received = await reception.store(verified)
     if voice is not None:
-        acknowledgement = voice.acknowledge()
-        return json_response(acknowledgement.body, acknowledgement.status)
+        answer = voice.acknowledge()
+        return json_response(answer.body, answer.status)
+    expected = catalog.acknowledgement(provider)
+    if expected is not None:
+        return Response(expected.body, expected.status, content_type=expected.content_type)
     return json_response({"received": received.stored, "duplicates": received.duplicates})
 
 

@@ -2,7 +2,8 @@
 
 The address came in a platform's message, which the tenant's own platform account signs, so it
 is treated like any address a tenant chose: each hop (redirects are followed by hand, at most
-three) must resolve to public addresses only (the outbound webhook sender's check). The body is
+three) must resolve to public addresses only, and is fetched from the address that was checked
+(the outbound webhook sender's check and pinning), so a DNS answer cannot change in between. The body is
 streamed through, never held whole, and cut off past ``max_bytes`` or ``max_seconds``.
 """
 
@@ -64,11 +65,14 @@ class HttpRecordingSource:
             if urlsplit(url).scheme not in ("https", "http"):
                 raise RecordingUnavailable("the recording address is not an http(s) address")
             try:
-                await self._addresses.check_address(url)
+                target = await self._addresses.pin(url)
             except InvalidInput as refused:
                 raise RecordingUnavailable(f"the recording address is refused: {refused.detail}") from refused
+            request = client.build_request(
+                "GET", target.url, headers={"host": target.host}, extensions=target.extensions
+            )
             try:
-                response = await client.send(client.build_request("GET", url), stream=True)
+                response = await client.send(request, stream=True)
             except httpx.HTTPError as error:
                 raise RecordingUnavailable(
                     f"the platform could not be reached: {type(error).__name__}"

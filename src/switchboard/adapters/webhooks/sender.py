@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import socket
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +27,21 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 USER_AGENT = "Switchboard-Webhooks/1"
 
 
+@dataclass(frozen=True)
+class PinnedAddress:
+    """A URL whose host is replaced by the public address it was checked to resolve to, so no
+    later DNS answer can send the request elsewhere; the request still names the host in its
+    ``Host`` header and as its TLS server name (``extensions``)."""
+
+    url: str
+    host: str  # host[:port] as the original URL has it
+    server_name: str | None
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"sni_hostname": self.server_name}
+
+
 class HttpWebhookSender:
     def __init__(self, *, allow_loopback: bool = False, timeout_seconds: float = 10.0) -> None:
         # Loopback only for local development and tests; never private or metadata addresses.
@@ -35,6 +51,13 @@ class HttpWebhookSender:
     async def check_address(self, url: str) -> None:
         await self._public_addresses(url)
 
+    async def pin(self, url: str) -> PinnedAddress:
+        """Check the URL's addresses and pin it to the first; raises ``InvalidInput`` (field
+        ``url``) unless every address is public."""
+        address = (await self._public_addresses(url))[0]
+        parts = urlsplit(url)
+        return PinnedAddress(_pinned(url, address), parts.netloc, parts.hostname)
+
     async def deliver(self, url: str, secret: str, event_id: str, body: bytes) -> DeliveryResult:
         started = time.perf_counter()
 
@@ -42,13 +65,12 @@ class HttpWebhookSender:
             return int((time.perf_counter() - started) * 1000)
 
         try:
-            address = (await self._public_addresses(url))[0]
+            target = await self.pin(url)
         except InvalidInput as refused:
             return DeliveryResult(None, f"refused: {refused.detail}", elapsed())
-        parts = urlsplit(url)
         now = datetime.now(UTC)
         headers = {
-            "host": parts.netloc,
+            "host": target.host,
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             "webhook-id": event_id,
@@ -58,10 +80,7 @@ class HttpWebhookSender:
         try:
             async with httpx.AsyncClient(follow_redirects=False, timeout=self._timeout) as client:
                 response = await client.post(
-                    _pinned(url, address),
-                    content=body,
-                    headers=headers,
-                    extensions={"sni_hostname": parts.hostname},
+                    target.url, content=body, headers=headers, extensions=target.extensions
                 )
         except httpx.HTTPError as error:
             return DeliveryResult(None, f"{type(error).__name__}: {error}"[:500], elapsed())

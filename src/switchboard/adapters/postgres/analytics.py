@@ -21,6 +21,7 @@ from sqlalchemy import (
     Interval,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal_column,
@@ -150,8 +151,10 @@ def _cost_stats_sql(for_agent: bool) -> str:
 def _attributed_revenue_sql(for_agent: bool) -> str:
     paid = payments.alias("paid")
     refunds = payments.alias("refunds")
-    call_at = _CALL_AT
-    # The customer's latest answered call at or before the payment, within the window of days.
+    # The customer's latest answered call at or before the payment: one entry of
+    # calls_answered_by_customer_idx (migration 0021), whose expression this is. CASE, not
+    # COALESCE: under row-level security only the first may be an index condition.
+    call_at = case((calls.c.started_at.is_(None), calls.c.created_at), else_=calls.c.started_at)
     earning_call = (
         select(calls.c.agent_id, call_at.label("at"))
         .where(
@@ -159,7 +162,6 @@ def _attributed_revenue_sql(for_agent: bool) -> str:
             calls.c.customer_id == paid.c.customer_id,
             _answered(calls.c.status, calls.c.duration_seconds),
             call_at <= paid.c.received_at,
-            call_at > paid.c.received_at - bindparam("attribution_window", type_=Interval),
         )
         .order_by(call_at.desc(), calls.c.id.desc())
         .limit(literal_column("1"))
@@ -191,6 +193,9 @@ def _attributed_revenue_sql(for_agent: bool) -> str:
             paid.c.kind == _text("payment"),
             paid.c.received_at >= bindparam("starts_at"),
             paid.c.received_at < bindparam("payments_before"),
+            # Within the window of days: checked on that latest call, as any earlier one is
+            # further still, so the index scan stops at one entry.
+            earning_call.c.at > paid.c.received_at - bindparam("attribution_window", type_=Interval),
             earning_call.c.at >= bindparam("starts_at"),
             earning_call.c.at < bindparam("ends_before"),
         )

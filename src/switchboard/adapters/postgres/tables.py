@@ -1160,6 +1160,17 @@ calls = Table(
     Index("calls_by_agent_idx", "tenant_id", "agent_id", text("created_at DESC"), text("id DESC")),
     Index("calls_by_customer_idx", "tenant_id", "customer_id", text("created_at DESC"), text("id DESC")),
     Index("calls_by_start_idx", "tenant_id", "started_at"),
+    # Revenue attribution (0021): a customer's answered calls by time, read backwards from a
+    # payment (analytics.py). The CASE is written as PostgreSQL prints it back, line breaks
+    # included, so the comparison with the migrated schema sees the same expression.
+    Index(
+        "calls_answered_by_customer_idx",
+        "tenant_id",
+        "customer_id",
+        text("(\nCASE\nWHEN started_at IS NULL THEN created_at\nELSE started_at\nEND)"),
+        "id",
+        postgresql_where=text("status IN ('forwarding', 'in_progress') OR COALESCE(duration_seconds, 0) > 0"),
+    ),
 )
 
 # Inbound callers are matched to customers by their normalised number.

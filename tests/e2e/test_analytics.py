@@ -568,3 +568,14 @@ class CountingUnit:
 
 def _owner_principal(owner: SignedUp) -> Principal:
     return Principal(UUID(owner.user_id), UUID(owner.tenant_id), Role.OWNER)
+
+
+@pytest.mark.parametrize("query", [{"from": "9999-12-31", "to": "9999-12-31"}, {"format": "csv"}])
+async def test_a_report_ending_on_the_last_day_a_date_can_hold_is_400_not_a_server_error(client, query):
+    owner = await sign_up(client)
+    last_day = {"from": "9999-12-31", "to": "9999-12-31"} | query
+
+    for path in ("/v1/analytics/calls", "/v1/analytics/costs"):
+        response = await client.get(path, query_string=last_day, headers=owner.auth)
+        problem = await expect_problem(response, 400, "validation_error")
+        assert {e["field"] for e in problem["errors"]} == {"to"}

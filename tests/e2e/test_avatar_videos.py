@@ -501,3 +501,17 @@ async def test_bad_filters_and_cursors_are_400(client, container):
         400,
         "invalid_cursor",
     )
+
+
+@pytest.mark.parametrize(
+    "change", [{"title": "Intro\x00"}, {"script": "Hello\x00there"}, {"title": "\x1b[31mRed"}]
+)
+async def test_a_title_or_script_with_a_control_character_is_400_and_creates_nothing(
+    client, container, change
+):
+    studio = await open_studio(client, container)
+
+    problem = await expect_problem(await request_video(client, studio, **change), 400, "validation_error")
+
+    assert set(change) == {e["field"] for e in problem["errors"]}
+    assert (await ok(await client.get("/v1/avatar-videos", headers=studio.owner.auth)))["data"] == []

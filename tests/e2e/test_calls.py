@@ -609,3 +609,19 @@ async def test_another_tenants_call_is_a_404_for_every_route(client, container):
     assert unchanged["feedback"] is None
     await expect_problem(await client.get(f"/v1/calls/{uuid.uuid4()}", headers=office.owner.auth), 404)
     await expect_problem(await client.get("/v1/calls/not-an-id", headers=office.owner.auth), 404)
+
+
+@pytest.mark.parametrize("comment", ["Too\x00slow", "\x1b[31mred\x07"])
+async def test_feedback_whose_comment_holds_a_control_character_is_400_and_changes_nothing(
+    client, container, comment
+):
+    office = await open_office(client, container)
+    call = await an_ended_inbound_call(client, container, office)
+
+    response = await client.post(
+        f"/v1/calls/{call['id']}/feedback", json={"rating": 3, "comment": comment}, headers=office.owner.auth
+    )
+
+    problem = await expect_problem(response, 400, "validation_error")
+    assert error_fields(problem) == {"comment"}
+    assert (await call_of(client, office, call["id"]))["feedback"] is None

@@ -319,3 +319,18 @@ async def test_deeply_nested_json_answers_400_not_500_and_creates_nothing(client
 
     await expect_problem(response, 400)
     assert await _customer_names(client, owner) == before
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"name": "caf\xe9"}', b"\xff\xfe{}", '{"name": "Grace"}'.encode("utf-16"), b"\xa7\xf0"]
+)
+async def test_a_json_body_that_is_not_utf8_answers_400_not_500_and_creates_nothing(client, owner, raw):
+    before = await _customer_names(client, owner)
+
+    response = await client.post(
+        "/v1/customers", data=raw, headers=owner.auth | {"Content-Type": "application/json"}
+    )
+
+    problem = await expect_problem(response, 400, "bad_request")
+    assert problem["errors"][0]["field"] == "body"
+    assert await _customer_names(client, owner) == before

@@ -429,3 +429,21 @@ async def test_unsigned_or_tampered_messages_are_problems_and_store_nothing(
     await expect_problem(elsewhere, 404, "not_found")
     assert owner_rows(database, "SELECT id FROM webhook_events WHERE tenant_id = %s", line.tenant_id) == []
     assert call_row(database, line, caller.call_id) is None
+
+
+async def test_a_genuine_message_nested_too_deeply_or_holding_nul_is_refused_and_stores_nothing(
+    client, container, database, vapi_api
+):
+    line = await open_line(client, container, vapi_api)
+    caller = Caller(client, line)
+    nested = b'{"message": {"type": "status-update", "call": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    with_nul = {"type": "status-update", "status": "ringing", "call": {**caller.call, "id": "call\x00id"}}
+    ring = {"type": "assistant-request", "call": caller.call, "phoneNumber": {"number": "+1555\x000100"}}
+
+    genuine = {"x-vapi-secret": line.server_secret, "content-type": "application/json"}
+    await expect_problem(await client.post(line.webhook_url, data=nested, headers=genuine), 400)
+    for message in (with_nul, ring):
+        await expect_problem(await caller.post(message), 400)
+
+    stored = owner_rows(database, "SELECT id FROM webhook_events WHERE tenant_id = %s", line.tenant_id)
+    assert stored == []

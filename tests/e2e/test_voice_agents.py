@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import pytest
+
 from switchboard.core.calls.model import BusinessTool
 from switchboard.core.calls.tools import TOOL_DEFINITIONS
 from switchboard.core.flags.handlers import SetFlags, set_flags
@@ -519,3 +521,13 @@ async def test_agents_answer_feature_disabled_when_the_voice_flag_is_off(client,
         await client.get("/v1/phone-numbers", headers=office.owner.auth),
     ):
         await expect_problem(response, 403, "feature_disabled")
+
+
+@pytest.mark.parametrize("number", ["2147483648", "99999999999999999999"])
+async def test_a_version_number_beyond_any_version_is_404_not_a_server_error(client, number):
+    office = await open_office(client)
+    created, _ = await create_agent(client, office)
+
+    response = await client.get(f"/v1/agents/{created['id']}/versions/{number}", headers=office.owner.auth)
+
+    await expect_problem(response, 404)

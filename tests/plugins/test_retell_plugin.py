@@ -301,6 +301,14 @@ def test_a_post_signed_with_the_api_key_is_accepted(catalog):
     assert message.status is CallStatus.IN_PROGRESS
 
 
+def test_a_start_time_beyond_any_date_is_read_as_unknown_not_a_crash(catalog):
+    call = {**retell_call(CALL_ID), "start_timestamp": 99999999999999999999}
+
+    _, message = deliver(catalog, call_started_event(call))
+
+    assert (message.status, message.started_at) == (CallStatus.IN_PROGRESS, None)
+
+
 def test_a_post_signed_with_the_webhook_key_is_accepted_when_one_is_configured(catalog):
     config = {**CONFIG, "webhook_api_key": WEBHOOK_KEY}
 

@@ -22,3 +22,10 @@ def refuse_control_characters(value: str, field: str) -> None:
     # NUL cannot be stored in PostgreSQL text at all; the other controls are never meant.
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise InvalidInput.single(field, "must not contain control characters")
+
+
+def refuse_control_characters_but_line_breaks(value: str, field: str) -> None:
+    """Text over several lines: line breaks and tabs are how it is written, any other control
+    character (NUL above all) is refused."""
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\r\t" for char in value):
+        raise InvalidInput.single(field, "must not contain control characters other than line breaks")

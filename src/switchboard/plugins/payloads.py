@@ -22,7 +22,10 @@ def from_epoch_millis(value: Any) -> datetime | None:
     """Milliseconds since the epoch as a UTC time; None for anything but a number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return datetime.fromtimestamp(value / 1000, UTC)
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the years a datetime holds, or NaN
+        return None
 
 
 def micro_units(amount: Any, micros_per_unit: Decimal) -> int | None:

@@ -56,6 +56,8 @@ class ReportWindow:
     def of(cls, first_day: date, last_day: date, time_zone: str) -> ReportWindow:
         if last_day < first_day:
             raise InvalidInput.single("to", "must be on or after from")
+        if last_day >= date.max:  # the window ends at the start of the day after its last
+            raise InvalidInput.single("to", f"must be before {date.max.isoformat()}")
         if (last_day - first_day).days + 1 > MAX_RANGE_DAYS:
             raise InvalidInput.single("to", f"a report covers at most {MAX_RANGE_DAYS} days")
         return cls(first_day, last_day, time_zone)

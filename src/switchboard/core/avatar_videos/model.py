@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from switchboard.core.errors import DomainError, FieldError, InvalidInput
+from switchboard.core.text import refuse_control_characters_but_line_breaks
 
 TITLE_MAX = 200
 SCRIPT_MAX = 5000  # HeyGen's limit for the text one avatar speaks
@@ -176,6 +177,7 @@ def clean_text(value: str, field: str, maximum: int) -> str:
         raise InvalidInput.single(field, "must not be blank")
     if len(cleaned) > maximum:
         raise InvalidInput.single(field, f"must be at most {maximum} characters")
+    refuse_control_characters_but_line_breaks(cleaned, field)
     return cleaned
 
 

@@ -43,6 +43,7 @@ from switchboard.core.integrations.model import Capability
 from switchboard.core.pagination import Page, PageRequest
 from switchboard.core.queues.model import new_outbox_message
 from switchboard.core.tenancy.permissions import Action, require
+from switchboard.core.text import refuse_control_characters_but_line_breaks
 
 if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing outside itself
     from switchboard.ports.clock import Clock
@@ -470,6 +471,8 @@ async def give_feedback(cmd: GiveFeedback, principal: Principal, uow: UnitOfWork
     def comment_length() -> None:
         if comment and len(comment) > COMMENT_MAX:
             raise InvalidInput.single("comment", f"must be at most {COMMENT_MAX} characters")
+        if comment:
+            refuse_control_characters_but_line_breaks(comment, "comment")
 
     gather({"rating": rating, "comment": comment_length})
     now = clock.now()

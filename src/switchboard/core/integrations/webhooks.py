@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
-from switchboard.core.errors import NotFound
+from switchboard.core.errors import InvalidInput, NotFound
 from switchboard.core.integrations.handlers import open_config
 from switchboard.core.queues.model import InboxEvent, JobStatus
 
@@ -29,6 +29,23 @@ T = TypeVar("T")
 
 ROUTES_KEPT = 10_000
 OPENED_FOR = timedelta(seconds=60)
+
+
+def refuse_nul_characters(events: list[ProviderEvent]) -> None:
+    """A genuine event whose text holds a NUL character can be neither stored (PostgreSQL text
+    and jsonb refuse it) nor matched against stored data, so it is refused whole. Walked without
+    recursion: a plugin's parser may hand over data nested deeper than Python's call stack."""
+    pending: list[object] = [part for event in events for part in (event.event_id, event.type, event.data)]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidInput.single("body", "must not contain NUL characters")
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,7 @@ class WebhookReception:
             events = self._catalog.verify_webhook(
                 integration.provider, self._opened_config(integration), incoming
             )
+            refuse_nul_characters(events)
             verified = VerifiedWebhook(tenant_id, integration, events)
             return verified, await read(uow, verified)
 

@@ -100,6 +100,8 @@ async def _guard() -> None:
     ):
         raise ApiError(415, "send the body as application/json")
     if request.method in _BODY_METHODS and declares_body and not provider_call:
+        if _is_json(request.mimetype):
+            await _refuse_undecodable_json()
         await _refuse_unexpected_body()
 
 
@@ -135,6 +137,20 @@ async def _refuse_unexpected_body() -> None:
         "validation_error",
         errors=[{"field": str(field), "message": "is not accepted by this operation"} for field in fields],
     )
+
+
+async def _refuse_undecodable_json() -> None:
+    """JSON is UTF-8 (RFC 8259): other bytes are a malformed body, refused before any reader
+    decodes them."""
+    try:
+        (await request.get_data()).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(
+            400,
+            "the request body is not UTF-8: JSON must be sent as UTF-8",
+            "bad_request",  # as for any other malformed JSON
+            errors=[{"field": "body", "message": f"is not valid UTF-8 at byte {error.start}"}],
+        ) from error
 
 
 def _has_body() -> bool:

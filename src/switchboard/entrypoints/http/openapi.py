@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quart_schema.openapi import OpenAPIProvider
-from werkzeug.routing import BaseConverter, UUIDConverter
+from werkzeug.routing import BaseConverter, IntegerConverter, UUIDConverter
 
 from switchboard.entrypoints.http.blueprints.schemas import Problem
 from switchboard.entrypoints.http.responses import PROBLEM_JSON
@@ -37,4 +37,7 @@ class SwitchboardOpenAPI(OpenAPIProvider):
         parameter = super().build_path_parameter(name, converter)
         if isinstance(converter, UUIDConverter):
             parameter["schema"] = {"type": "string", "format": "uuid"}
+        if isinstance(converter, IntegerConverter):  # the bounds a route declares, as served
+            bounds = {"minimum": converter.min, "maximum": converter.max}
+            parameter["schema"] |= {name: value for name, value in bounds.items() if value is not None}
         return parameter

@@ -122,7 +122,14 @@ def verify_fake_video_webhook(
     try:
         body = Webhook(config.webhook_secret.get_secret_value()).verify(incoming.body, incoming.headers)
         return [ProviderEvent(incoming.headers["webhook-id"], str(body["type"]), dict(body.get("data", {})))]
-    except (WebhookVerificationError, KeyError, TypeError, ValueError, AttributeError) as error:
+    except (
+        WebhookVerificationError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        RecursionError,
+    ) as error:
         raise WebhookRejected(f"not a valid signed event: {error}") from error
 
 

@@ -341,7 +341,7 @@ def verify_fake_voice_webhook(config: FakeVoiceConfig, incoming: IncomingWebhook
         body = Webhook(config.webhook_secret.get_secret_value()).verify(incoming.body, headers)
     except WebhookVerificationError as error:
         raise WebhookRejected(f"not a valid signed message: {error}") from error
-    except (ValueError, TypeError, KeyError) as error:  # signed, but not JSON
+    except (ValueError, TypeError, KeyError, RecursionError) as error:  # signed, but not JSON
         raise WebhookRejected(f"malformed message: {error}") from error
     if not isinstance(body, dict):
         raise WebhookRejected("malformed message: not a JSON object")

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from switchboard.core.calls.model import (
     AssistantChoice,
     CallAnalysis,
@@ -114,7 +116,7 @@ def verify_vapi_webhook(config: Any, incoming: IncomingWebhook) -> list[Provider
     if not proven:
         raise WebhookRejected("neither the server secret nor the HMAC signature matches")
     try:
-        envelope = json.loads(incoming.body)
+        envelope = orjson.loads(incoming.body)  # its depth limit refuses a hostile nesting
     except (UnicodeDecodeError, ValueError) as error:
         raise WebhookRejected("malformed Vapi message: not JSON") from error
     message = envelope.get("message") if isinstance(envelope, dict) else None
@@ -178,7 +180,7 @@ def _tool_calls(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
         function = json_object(entry.get("function"))
         arguments = function.get("arguments", {})
         if isinstance(arguments, str):  # some models' arguments come as JSON text
-            arguments = json.loads(arguments) if arguments.strip() else {}
+            arguments = orjson.loads(arguments) if arguments.strip() else {}
         if not isinstance(arguments, dict):
             raise ValueError("a tool call's arguments must be a JSON object")
         tool_call_id, name = entry.get("id"), function.get("name")

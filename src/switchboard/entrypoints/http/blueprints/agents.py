@@ -316,7 +316,7 @@ async def list_versions(
     return list_response(page, render_version, encode_cursor)
 
 
-@blueprint.get("/agents/<uuid:agent_id>/versions/<int:number>")
+@blueprint.get(f"/agents/<uuid:agent_id>/versions/<int(max={VERSION_MAX}):number>")
 @tag(["agents"])
 @document_response(AgentVersionOut)
 @inject

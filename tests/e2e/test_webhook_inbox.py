@@ -24,13 +24,18 @@ def new_webhook_secret() -> str:
 
 
 async def connect_fake(client, owner, secret: str | None) -> str:
+    return (await connect_fake_integration(client, owner, secret))[1]
+
+
+async def connect_fake_integration(client, owner, secret: str | None) -> tuple[str, str]:
+    """A fake_email integration: its id and its webhook address."""
     config = {"api_key": "fk_test_0123456789"} | ({"webhook_secret": secret} if secret else {})
     response = await client.post(
         "/v1/integrations", json={"provider": "fake_email", "config": config}, headers=owner.auth
     )
     assert response.status_code == 201, await response.get_data()
-    url: str = (await response.get_json())["webhook_url"]
-    return url
+    created = await response.get_json()
+    return created["id"], created["webhook_url"]
 
 
 def signed(
@@ -205,3 +210,40 @@ async def test_the_worker_processes_what_the_inbox_stored(client, container, dat
 
     [row] = stored(database, event_id)
     assert (row["status"], row["attempts"]) == ("done", 1)
+
+
+# --- what verification remembers between calls --------------------------------------------------
+# Which tenant an address belongs to, and the opened configuration, are reused from one call to
+# the next; a rotated secret or a deleted integration still takes effect at once.
+
+
+async def post_delivered(client, url: str, secret: str):
+    body, headers = signed(secret, f"msg_{uuid.uuid4().hex}", {"type": "email.delivered", "data": {}})
+    return await client.post(url, data=body, headers=headers)
+
+
+async def test_a_rotated_webhook_secret_is_used_from_the_next_call_on(client):
+    owner = await sign_up(client)
+    old, new = new_webhook_secret(), new_webhook_secret()
+    integration_id, url = await connect_fake_integration(client, owner, old)
+    assert (await post_delivered(client, url, old)).status_code == 200  # the old one is now remembered
+
+    rotated = await client.patch(
+        f"/v1/integrations/{integration_id}", json={"config": {"webhook_secret": new}}, headers=owner.auth
+    )
+    assert rotated.status_code == 200, await rotated.get_data()
+
+    await expect_problem(await post_delivered(client, url, old), 400, "webhook_rejected")
+    assert (await post_delivered(client, url, new)).status_code == 200
+
+
+async def test_a_deleted_integration_is_not_found_at_once_though_its_address_was_seen(client):
+    owner = await sign_up(client)
+    secret = new_webhook_secret()
+    integration_id, url = await connect_fake_integration(client, owner, secret)
+    assert (await post_delivered(client, url, secret)).status_code == 200
+
+    deleted = await client.delete(f"/v1/integrations/{integration_id}", headers=owner.auth)
+    assert deleted.status_code == 204, await deleted.get_data()
+
+    await expect_problem(await post_delivered(client, url, secret), 404, "not_found")

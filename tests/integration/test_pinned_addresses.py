@@ -10,16 +10,15 @@ host in its Host header.
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from switchboard.adapters.recording_source import HttpRecordingSource
 from switchboard.adapters.webhooks.sender import HttpWebhookSender
 from tests.fakes.recording_standin import RecordingStandIn
+from tests.fakes.webhook_receiver import Receiver
 
 HOST = "rebinding.test"
 
@@ -40,42 +39,19 @@ def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return answers
 
 
-@pytest.fixture
-def endpoint() -> Iterator[tuple[int, list[dict[str, str]]]]:
-    """A tenant's webhook endpoint on 127.0.0.1: its port, and the headers of what it received."""
-    received: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            received.append({k.lower(): v for k, v in self.headers.items()})
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 async def test_a_webhook_goes_to_the_address_that_was_checked_not_to_a_later_dns_answer(
-    rebinding_dns: list[str], endpoint: tuple[int, list[dict[str, str]]]
+    rebinding_dns: list[str],
 ) -> None:
-    port, received = endpoint
+    receiver = Receiver()
     sender = HttpWebhookSender(allow_loopback=True, timeout_seconds=5)
 
-    result = await sender.deliver(f"http://{HOST}:{port}/hooks", "whsec_" + "A" * 32, "msg_1", b"{}")
+    with receiver.running() as url:
+        port = urlsplit(url).port
+        result = await sender.deliver(f"http://{HOST}:{port}/hooks", "whsec_" + "A" * 32, "msg_1", b"{}")
 
-    assert (result.status_code, result.error) == (204, None)
+    assert (result.status_code, result.error) == (200, None)
     assert rebinding_dns == ["127.0.0.1"]  # looked up once, for the check
-    assert [headers["host"] for headers in received] == [f"{HOST}:{port}"]
+    assert [headers["host"] for headers, _ in receiver.requests] == [f"{HOST}:{port}"]
 
 
 async def test_a_recording_is_fetched_from_the_address_that_was_checked(rebinding_dns: list[str]) -> None:

@@ -117,21 +117,49 @@ def migrate_command() -> None:
 
 
 @main.command()
-@click.option("--customers", default=200, show_default=True, help="How many customers to create.")
+@click.option(
+    "--customers",
+    default=200,
+    type=click.IntRange(min=0),
+    show_default=True,
+    help="How many customers to create.",
+)
+@click.option(
+    "--calls",
+    default=300,
+    type=click.IntRange(min=0),
+    show_default=True,
+    help="How many past calls to create.",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where local data lives.")
-def demo(customers: int, data_dir: Path | None) -> None:
-    """Create a sample tenant with realistic customers and print how to sign in."""
+def demo(customers: int, calls: int, data_dir: Path | None) -> None:
+    """Create a sample tenant with realistic customers, a voice agent on the in-memory fake
+    voice platform and its past calls, and print how to sign in."""
     settings = _settings(data_dir=data_dir)
     with prepared_database(settings) as owner_url:
         os.environ["SWITCHBOARD_DATABASE_URL"] = owner_url
-        tenant = asyncio.run(_fill(settings.model_copy(update={"database_url": owner_url}), customers))
+        settings = settings.model_copy(update={"database_url": owner_url})
+        tenant = asyncio.run(_fill(settings, customers, calls))
+    from switchboard.entrypoints.demo import HISTORY_DAYS
+
+    voice = tenant.voice
     click.echo(f"tenant:   {tenant.registered.tenant.name} ({tenant.registered.tenant.id})")
     click.echo(f"email:    {tenant.email}")
     click.echo(f"password: {tenant.password}")
     click.echo(f"customers: {customers}")
+    click.echo(f"voice:    fake_voice, the in-memory test platform ({voice.integration_id})")
+    click.echo(f"webhook:  {voice.webhook_path} (signing secret {voice.webhook_secret})")
+    click.echo(
+        f"agent:    {voice.agent.name} ({voice.agent.id}), version {voice.agent.published_version} "
+        f"published, answers {voice.number}"
+    )
+    click.echo(
+        f"calls:    {voice.calls} over the last {HISTORY_DAYS} days ({voice.inbound} inbound, "
+        f"{voice.calls - voice.inbound} outbound, {voice.with_customer} with a known customer)"
+    )
 
 
-async def _fill(settings: Settings, customers: int):  # type: ignore[no-untyped-def]
+async def _fill(settings: Settings, customers: int, calls: int):  # type: ignore[no-untyped-def]
     from switchboard.entrypoints.container import build_container
     from switchboard.entrypoints.demo import create_demo_tenant
 
@@ -140,7 +168,9 @@ async def _fill(settings: Settings, customers: int):  # type: ignore[no-untyped-
     if pool is not None:
         await pool.open(wait=True)
     try:
-        return await create_demo_tenant(customers, container.identity())
+        return await create_demo_tenant(
+            customers, container.identity(), container.plugins(), container.provider_registry(), calls
+        )
     finally:
         if pool is not None:
             await pool.close()

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from switchboard.core.calls import agents as handlers
 from switchboard.core.calls.agents import Agent
 from switchboard.core.calls.knowledge import (
     KnowledgeFile,
@@ -22,7 +23,7 @@ from switchboard.core.calls.knowledge import (
 from switchboard.core.errors import Conflict
 from switchboard.core.pagination import PageRequest
 from tests.contract.conftest import Actor, Storage, utc_now
-from tests.contract.test_voice_agents_contract import make_agent
+from tests.contract.test_voice_agents_contract import make_agent, make_number, owner_of, setup
 
 
 def make_file(agent: Agent, **overrides: Any) -> KnowledgeFile:
@@ -103,6 +104,7 @@ async def test_another_tenant_sees_nothing_of_a_file(storage: Storage):
         assert await uow.knowledge_files.get(file.id) is None
         assert await uow.knowledge_files.text(file.id) is None
         assert await uow.knowledge_files.for_agent(agent.id) == []
+        assert await uow.knowledge_files.for_agents([agent.id]) == {agent.id: []}
         assert await uow.knowledge_files.count_for_agent(agent.id) == 0
         assert (await uow.knowledge_files.list(agent.id, PageRequest())).items == []
         assert await uow.knowledge_files.update(ready(file, "kf_1"), file.version) is False
@@ -195,6 +197,64 @@ async def test_the_platforms_ids_are_those_of_the_agents_ready_files_oldest_firs
             pending.id,
             failed.id,
         ]
+
+
+async def test_files_of_several_agents_at_once_are_what_each_agent_has_alone(storage: Storage):
+    actor, agent = await with_agent(storage)
+    _, second = await with_agent(storage, actor)
+    _, idle = await with_agent(storage, actor)
+    foreign_actor, foreign = await with_agent(storage)
+    start = utc_now()
+    later, earlier, seconds = (
+        make_file(owner, created_at=start + timedelta(seconds=n), updated_at=start)
+        for owner, n in ((agent, 2), (agent, 1), (second, 0))
+    )
+    await add(storage, actor, later, earlier, seconds)
+    await add(storage, foreign_actor, make_file(foreign))
+
+    async with storage.units(actor.tenant_id) as uow:
+        at_once = await uow.knowledge_files.for_agents([idle.id, agent.id, foreign.id, second.id])
+        alone = {a.id: await uow.knowledge_files.for_agent(a.id) for a in (agent, second, idle, foreign)}
+        nobody = await uow.knowledge_files.for_agents([])
+
+    assert at_once == alone
+    assert at_once[agent.id] == [earlier, later]
+    assert at_once[second.id] == [seconds]
+    assert at_once[idle.id] == []
+    assert at_once[foreign.id] == []
+    assert nobody == {}
+
+
+async def test_a_page_of_agents_shows_each_agents_numbers_and_files_as_the_agent_alone_does(
+    storage: Storage,
+):
+    actor, agent, integration_id = await setup(storage)
+    _, second = await with_agent(storage, actor)
+    _, idle = await with_agent(storage, actor)
+    start = utc_now()
+    files = [
+        make_file(owner, created_at=start + timedelta(seconds=n))
+        for n, owner in enumerate((agent, second, agent))
+    ]
+    await add(storage, actor, *reversed(files))
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        for number, owner in (("+15550100042", agent), ("+15550100041", agent), ("+15550100043", second)):
+            await uow.phone_numbers.upsert(make_number(actor, integration_id, number, agent_id=owner.id))
+        await uow.commit()
+    owner = owner_of(actor)
+
+    page = await handlers.list_agents(PageRequest(), owner, storage.units(actor.tenant_id))
+    one_by_one = [
+        await handlers.get_agent(a.agent.id, owner, storage.units(actor.tenant_id)) for a in page.items
+    ]
+
+    assert page.items == one_by_one
+    assert {a.agent.id for a in page.items} == {agent.id, second.id, idle.id}
+    shown = {a.agent.id: a for a in page.items}
+    assert [n.number for n in shown[agent.id].phone_numbers] == ["+15550100041", "+15550100042"]
+    assert shown[agent.id].knowledge_files == (files[0], files[2])
+    assert shown[second.id].knowledge_files == (files[1],)
+    assert (shown[idle.id].phone_numbers, shown[idle.id].knowledge_files) == ((), ())
 
 
 async def test_an_agents_files_list_newest_first_page_by_page(storage: Storage):

@@ -322,6 +322,41 @@ async def test_numbers_list_newest_first_and_filter_by_agent(storage: Storage):
     assert [n.number for n in by_agent] == ["+15550100000", "+15550100002"]
 
 
+async def test_numbers_of_several_agents_at_once_are_what_each_agent_answers_alone(storage: Storage):
+    actor, agent, integration_id = await setup(storage)
+    second, idle = make_agent(actor), make_agent(actor)
+    foreign_actor, foreign, foreign_integration_id = await setup(storage)
+    made = [
+        make_number(actor, integration_id, "+15550100029", agent_id=agent.id),
+        make_number(actor, integration_id, "+15550100021", agent_id=second.id),
+        make_number(actor, integration_id, "+15550100025", agent_id=agent.id),
+        make_number(actor, integration_id, "+15550100023"),
+    ]
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        await uow.voice_agents.add(second)
+        await uow.voice_agents.add(idle)
+        for number in made:
+            await uow.phone_numbers.upsert(number)
+        await uow.commit()
+    async with storage.units(foreign_actor.tenant_id, foreign_actor.user_id) as uow:
+        await uow.phone_numbers.upsert(
+            make_number(foreign_actor, foreign_integration_id, "+15550100020", agent_id=foreign.id)
+        )
+        await uow.commit()
+
+    async with storage.units(actor.tenant_id, actor.user_id) as uow:
+        at_once = await uow.phone_numbers.for_agents([idle.id, agent.id, foreign.id, second.id])
+        alone = {a.id: await uow.phone_numbers.for_agent(a.id) for a in (agent, second, idle, foreign)}
+        nobody = await uow.phone_numbers.for_agents([])
+
+    assert at_once == alone
+    assert [n.number for n in at_once[agent.id]] == ["+15550100025", "+15550100029"]
+    assert [n.id for n in at_once[second.id]] == [made[1].id]
+    assert at_once[idle.id] == []
+    assert at_once[foreign.id] == []
+    assert nobody == {}
+
+
 async def test_a_number_cannot_name_another_tenants_agent(storage: Storage):
     actor, _, integration_id = await setup(storage)
     _, foreign, _ = await setup(storage)
@@ -350,6 +385,7 @@ async def test_another_tenant_sees_none_of_a_tenants_agents_versions_or_numbers(
         assert await uow.phone_numbers.get(number.id) is None
         assert await uow.phone_numbers.find_by_number(number.number) is None
         assert await uow.phone_numbers.for_agent(agent.id) == []
+        assert await uow.phone_numbers.for_agents([agent.id]) == {agent.id: []}
         assert (await uow.phone_numbers.list(PageRequest())).items == []
         assert await uow.voice_agents.save(replace(agent, name="Hijacked", version=3), 2) is False
         assert await uow.voice_agents.delete(agent.id) is False

@@ -6,6 +6,7 @@ them is confined to the unit of work's tenant, like every other repository.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -76,6 +77,11 @@ class PhoneNumberRepository(Protocol):
         """The numbers the agent answers, by number."""
         ...
 
+    async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[PhoneNumber]]:
+        """``for_agent`` of each agent at once: every id asked for is a key, an agent that
+        answers no number (or is not the tenant's) maps to an empty list."""
+        ...
+
     async def list(self, page: PageRequest, agent_id: UUID | None = None) -> Page[PhoneNumber]:
         """Newest first, optionally only the agent's. (Defined last: it shadows ``list``.)"""
         ...
@@ -141,6 +147,11 @@ class KnowledgeFileRepository(Protocol):
 
     async def for_agent(self, agent_id: UUID) -> list[KnowledgeFile]:
         """Every file of the agent, oldest first."""
+        ...
+
+    async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[KnowledgeFile]]:
+        """``for_agent`` of each agent at once: every id asked for is a key, an agent with no
+        file (or not the tenant's) maps to an empty list."""
         ...
 
     async def provider_ids_for_agent(self, agent_id: UUID) -> list[str]:

@@ -6,6 +6,7 @@ unique (agent, sha256) key are mirrored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from uuid import UUID
 
@@ -46,6 +47,13 @@ class MemoryKnowledgeFileRepository(_Scoped):
     async def for_agent(self, agent_id: UUID) -> list[KnowledgeFile]:
         return sorted(self._of_agent(agent_id), key=lambda f: (f.created_at, f.id))
 
+    async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[KnowledgeFile]]:
+        by_agent: dict[UUID, list[KnowledgeFile]] = {agent_id: [] for agent_id in agent_ids}
+        for file in sorted(self._own(), key=lambda f: (f.created_at, f.id)):
+            if file.agent_id in by_agent:
+                by_agent[file.agent_id].append(file)
+        return by_agent
+
     async def provider_ids_for_agent(self, agent_id: UUID) -> list[str]:
         return [
             file.provider_file_id
@@ -78,9 +86,12 @@ class MemoryKnowledgeFileRepository(_Scoped):
     async def list(self, agent_id: UUID, page: PageRequest) -> Page[KnowledgeFile]:
         return newest_first(self._of_agent(agent_id), page)
 
-    def _of_agent(self, agent_id: UUID) -> list[KnowledgeFile]:
+    def _own(self) -> list[KnowledgeFile]:
         return [
             file
             for (tenant_id, _), (file, _text) in self._tx.read(TABLE).items()
-            if tenant_id == self._tenant_id and file.agent_id == agent_id
+            if tenant_id == self._tenant_id
         ]
+
+    def _of_agent(self, agent_id: UUID) -> list[KnowledgeFile]:
+        return [file for file in self._own() if file.agent_id == agent_id]

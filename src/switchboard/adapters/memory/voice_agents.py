@@ -6,6 +6,7 @@ name only an agent of its tenant, and an agent that a number still names is not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -148,6 +149,14 @@ class MemoryPhoneNumberRepository(_Voice):
     async def for_agent(self, agent_id: UUID) -> list[PhoneNumber]:
         numbers: list[PhoneNumber] = self._own("phone_numbers")
         return sorted((n for n in numbers if n.agent_id == agent_id), key=lambda n: n.number)
+
+    async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[PhoneNumber]]:
+        by_agent: dict[UUID, list[PhoneNumber]] = {agent_id: [] for agent_id in agent_ids}
+        numbers: list[PhoneNumber] = self._own("phone_numbers")
+        for number in sorted(numbers, key=lambda n: n.number):
+            if number.agent_id in by_agent:
+                by_agent[number.agent_id].append(number)
+        return by_agent
 
     async def list(self, page: PageRequest, agent_id: UUID | None = None) -> Page[PhoneNumber]:
         numbers: list[PhoneNumber] = self._own("phone_numbers")

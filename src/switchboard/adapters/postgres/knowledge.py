@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, insert, literal_column, select, tuple_
+from sqlalchemy import any_, bindparam, delete, func, insert, literal_column, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from switchboard.adapters.postgres.repositories import Row, _Repository, this_row, versioned_update
 from switchboard.adapters.postgres.statements import compile_sql
@@ -29,6 +31,15 @@ _BY_SHA256 = compile_sql(select(*_COLUMNS).where(*_OF_AGENT, knowledge_files.c.s
 _COUNT = compile_sql(select(func.count()).select_from(knowledge_files).where(*_OF_AGENT))
 _oldest_first = (knowledge_files.c.created_at, knowledge_files.c.id)
 _FOR_AGENT = compile_sql(select(*_COLUMNS).where(*_OF_AGENT).order_by(*_oldest_first))
+_FOR_AGENTS = compile_sql(
+    select(*_COLUMNS)
+    .where(
+        knowledge_files.c.tenant_id == bindparam("tenant_id"),
+        knowledge_files.c.agent_id
+        == any_(bindparam("agent_ids", type_=ARRAY(knowledge_files.c.agent_id.type))),
+    )
+    .order_by(*_oldest_first)
+)
 _PROVIDER_IDS = compile_sql(
     select(knowledge_files.c.provider_file_id)
     .where(
@@ -109,6 +120,14 @@ class PostgresKnowledgeFileRepository(_Repository):
 
     async def for_agent(self, agent_id: UUID) -> list[KnowledgeFile]:
         return [_file(row) for row in await self._all(_FOR_AGENT, self._agent(agent_id))]
+
+    async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[KnowledgeFile]]:
+        by_agent: dict[UUID, list[KnowledgeFile]] = {agent_id: [] for agent_id in agent_ids}
+        if by_agent:
+            params = {"tenant_id": self._tenant_id, "agent_ids": list(by_agent)}
+            for row in await self._all(_FOR_AGENTS, params):
+                by_agent[row["agent_id"]].append(_file(row))
+        return by_agent
 
     async def provider_ids_for_agent(self, agent_id: UUID) -> list[str]:
         return [row["provider_file_id"] for row in await self._all(_PROVIDER_IDS, self._agent(agent_id))]

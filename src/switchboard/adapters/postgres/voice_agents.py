@@ -7,10 +7,12 @@ writer that skipped the lock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, insert, literal_column, select
+from sqlalchemy import any_, bindparam, delete, insert, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.repositories import (
@@ -229,6 +231,14 @@ _NUMBERS_OF_AGENT = compile_sql(
     )
     .order_by(phone_numbers.c.number)
 )
+_NUMBERS_OF_AGENTS = compile_sql(
+    select(phone_numbers)
+    .where(
+        phone_numbers.c.tenant_id == bindparam("tenant_id"),
+        phone_numbers.c.agent_id == any_(bindparam("agent_ids", type_=ARRAY(phone_numbers.c.agent_id.type))),
+    )
+    .order_by(phone_numbers.c.number)
+)
 
 
 def _number_list_sql(after: bool, agent: bool) -> str:
@@ -289,6 +299,14 @@ class PostgresPhoneNumberRepository(_Repository):
     async def for_agent(self, agent_id: UUID) -> list[PhoneNumber]:
         rows = await self._all(_NUMBERS_OF_AGENT, {"tenant_id": self._tenant_id, "agent_id": agent_id})
         return [_number(row) for row in rows]
+
+    async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[PhoneNumber]]:
+        by_agent: dict[UUID, list[PhoneNumber]] = {agent_id: [] for agent_id in agent_ids}
+        if by_agent:
+            params = {"tenant_id": self._tenant_id, "agent_ids": list(by_agent)}
+            for row in await self._all(_NUMBERS_OF_AGENTS, params):
+                by_agent[row["agent_id"]].append(_number(row))
+        return by_agent
 
     async def list(self, page: PageRequest, agent_id: UUID | None = None) -> Page[PhoneNumber]:
         params: Row = {"agent_id": agent_id} if agent_id else {}

@@ -369,7 +369,8 @@ async def create_agent(cmd: CreateAgent, principal: Principal, uow: UnitOfWork, 
 async def get_agent(agent_id: UUID, principal: Principal, uow: UnitOfWork) -> AgentDetails:
     require(principal, Action.AGENTS_READ)
     async with uow:
-        return await _details(uow, await _agent(uow, agent_id))
+        [details] = await _details(uow, [await _agent(uow, agent_id)])
+    return details
 
 
 async def list_agents(page: PageRequest, principal: Principal, uow: UnitOfWork) -> Page[AgentDetails]:
@@ -377,7 +378,7 @@ async def list_agents(page: PageRequest, principal: Principal, uow: UnitOfWork) 
     require(principal, Action.AGENTS_READ)
     async with uow:
         found = await uow.voice_agents.list(page)
-        return Page([await _details(uow, agent) for agent in found.items], found.next_position)
+        return Page(await _details(uow, found.items), found.next_position)
 
 
 async def update_agent(cmd: UpdateAgent, principal: Principal, uow: UnitOfWork, clock: Clock) -> Agent:
@@ -817,13 +818,12 @@ async def _save(uow: UnitOfWork, updated: Agent, current: Agent) -> None:
         raise PreconditionFailed("the agent changed while it was being updated")
 
 
-async def _details(uow: UnitOfWork, agent: Agent) -> AgentDetails:
-    numbers = tuple(await uow.phone_numbers.for_agent(agent.id))
-    return AgentDetails(agent, numbers, await _knowledge_files(uow, agent.id))
-
-
-async def _knowledge_files(uow: UnitOfWork, agent_id: UUID) -> tuple[KnowledgeFile, ...]:
-    return tuple(await uow.knowledge_files.for_agent(agent_id))
+async def _details(uow: UnitOfWork, agents: Sequence[Agent]) -> list[AgentDetails]:
+    """Two reads however many agents there are (a page holds up to 100)."""
+    agent_ids = [agent.id for agent in agents]
+    numbers = await uow.phone_numbers.for_agents(agent_ids)
+    files = await uow.knowledge_files.for_agents(agent_ids)
+    return [AgentDetails(agent, tuple(numbers[agent.id]), tuple(files[agent.id])) for agent in agents]
 
 
 async def _knowledge_provider_ids(uow: UnitOfWork, agent_id: UUID) -> tuple[str, ...]:

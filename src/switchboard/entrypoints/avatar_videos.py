@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar
 from uuid import UUID
 
 import structlog
@@ -24,14 +23,12 @@ from switchboard.core.avatar_videos.model import (
     CachedCatalog,
     CatalogItem,
     CatalogKind,
-    ProviderRefused,
-    ProviderUnavailable,
     VideoReport,
 )
 from switchboard.core.errors import DomainError
 from switchboard.core.identity.model import Principal
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
-from switchboard.entrypoints.provider_jobs import retry_or_fail
+from switchboard.entrypoints.provider_jobs import guarded, retry_or_fail
 from switchboard.plugins.manager import PluginCatalog
 from switchboard.ports.avatar_video import AvatarVideoPort, VideoRequest
 from switchboard.ports.clock import Clock
@@ -40,7 +37,6 @@ from switchboard.ports.providers import ProviderError, ProviderEvent, ProviderRe
 
 log = structlog.get_logger("switchboard.avatar_videos")
 
-T = TypeVar("T")
 EventHandler = Callable[[InboxEvent], Awaitable[None]]
 Performer = Callable[[OutboxMessage], Awaitable[None]]
 
@@ -61,18 +57,10 @@ async def catalog(
         return plan.cached
     provider = await registry.avatar_video_for(plan.tenant_id)
     fetch = provider.list_avatars if kind is CatalogKind.AVATARS else provider.list_voices
-    items: list[CatalogItem] = list(await _guarded(plan.integration.provider, fetch()))
+    items: list[CatalogItem] = list(
+        await guarded(plan.integration.provider, fetch(), "avatar_video_provider_failed")
+    )
     return await core.keep_catalog(plan, kind, items, unit(), clock)
-
-
-async def _guarded(provider: str, call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except ProviderError as error:
-        log.warning("avatar_video_provider_failed", provider=provider, status=error.status, code=error.code)
-        if error.retryable:
-            raise ProviderUnavailable(f"{provider} could not be reached; try again shortly") from error
-        raise ProviderRefused(f"{provider} refused the request: {error}") from error
 
 
 # --- the worker ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
+from typing import TypeVar
 
 from dependency_injector import containers, providers
 
@@ -53,15 +54,19 @@ from switchboard.entrypoints.readiness import AlwaysReady, PostgresReadiness
 from switchboard.entrypoints.settings import Settings
 from switchboard.entrypoints.voice_calls import call_performers, voice_event_router
 from switchboard.entrypoints.voice_sync import voice_performers
-from switchboard.entrypoints.worker import EventHandler, Performer, Worker
+from switchboard.entrypoints.worker import Worker
 from switchboard.plugins.calendars import OperatorCalendarProviders
 from switchboard.plugins.manager import build_plugin_catalog
 from switchboard.plugins.registry import PluginProviderRegistry
 from switchboard.plugins.sign_in import OperatorSignInProviders
 
+K = TypeVar("K")
+V = TypeVar("V")
 
-def _all_performers(*groups: dict[str, Performer]) -> dict[str, Performer]:
-    return {kind: performer for group in groups for kind, performer in group.items()}
+
+def _merged(*groups: dict[K, V]) -> dict[K, V]:
+    """Performers or event handlers of several slices, as one table."""
+    return {key: value for group in groups for key, value in group.items()}
 
 
 def _s3_file_storage(settings: Settings) -> S3FileStorage:
@@ -73,10 +78,6 @@ def _s3_file_storage(settings: Settings) -> S3FileStorage:
         access_key_id=settings.s3_access_key_id,
         secret_access_key=secret.get_secret_value() if secret else None,
     )
-
-
-def _all_event_handlers(*groups: dict[tuple[str, str], EventHandler]) -> dict[tuple[str, str], EventHandler]:
-    return {key: handler for group in groups for key, handler in group.items()}
 
 
 class Container(containers.DeclarativeContainer):
@@ -199,7 +200,7 @@ class Container(containers.DeclarativeContainer):
         secret_box,
         # Payments and refunds that providers' events tell of; refunds sent to providers.
         event_handlers=providers.Factory(
-            _all_event_handlers,
+            _merged,
             providers.Factory(payment_event_handlers, plugins, units, clock),
             # Inbound text messages and their status callbacks (docs/messaging.md).
             providers.Factory(message_event_handlers, plugins, units, clock),
@@ -209,7 +210,7 @@ class Container(containers.DeclarativeContainer):
         # Every message of a voice platform, whatever its type, recorded on its call.
         event_routers=providers.List(providers.Factory(voice_event_router, plugins, units, clock)),
         performers=providers.Factory(
-            _all_performers,
+            _merged,
             providers.Factory(payment_performers, units, provider_registry, clock),
             # Text messages to customers, checked against opt-outs at send time.
             providers.Factory(message_performers, units, provider_registry, clock),

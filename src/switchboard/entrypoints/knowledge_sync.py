@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from uuid import UUID
 
 import structlog
 
@@ -23,6 +22,7 @@ from switchboard.core.calls import knowledge
 from switchboard.core.errors import DomainError
 from switchboard.core.integrations.model import Capability
 from switchboard.core.queues.model import OutboxMessage, PermanentFailure
+from switchboard.entrypoints.voice_sync import payload_uuid
 from switchboard.ports.clock import Clock
 from switchboard.ports.files import FileStorage, StoredFileMissing
 from switchboard.ports.persistence import UnitOfWorkFactory
@@ -44,13 +44,6 @@ def knowledge_performers(
     }
 
 
-def _uuid(job: OutboxMessage, key: str) -> UUID:
-    try:
-        return UUID(str(job.payload[key]))
-    except (KeyError, ValueError) as error:
-        raise PermanentFailure(f"malformed {job.kind} payload: {error}") from error
-
-
 async def upload_file(
     units: UnitOfWorkFactory,
     registry: ProviderRegistry,
@@ -59,7 +52,7 @@ async def upload_file(
     job: OutboxMessage,
 ) -> None:
     tenant_id = job.tenant_id
-    file_id = _uuid(job, "file_id")
+    file_id = payload_uuid(job, "file_id")
     plan = await knowledge.file_to_upload(file_id, units(tenant_id))
     if plan is None:
         return  # deleted, or already at the platform

@@ -14,10 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
 from uuid import UUID
-
-import structlog
 
 from switchboard.core.errors import Conflict, DomainError
 from switchboard.core.identity.model import Principal
@@ -27,12 +24,10 @@ from switchboard.core.sales.provider_payments import (
     PaymentNotice,
     PaymentPlan,
     PaymentSucceeded,
-    ProviderRefused,
-    ProviderUnavailable,
     RefundChanged,
     RequestPayment,
 )
-from switchboard.entrypoints.provider_jobs import retry_or_fail
+from switchboard.entrypoints.provider_jobs import guarded, retry_or_fail
 from switchboard.plugins.manager import PluginCatalog
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import UnitOfWork, UnitOfWorkFactory
@@ -48,9 +43,7 @@ from switchboard.ports.providers import (
     RefundRequest,
 )
 
-log = structlog.get_logger("switchboard.payments")
-
-T = TypeVar("T")
+_FAILED = "payments_provider_failed"  # the log event of a provider failure in a request
 EventHandler = Callable[[InboxEvent], Awaitable[None]]
 Performer = Callable[[OutboxMessage], Awaitable[None]]
 
@@ -79,7 +72,7 @@ async def create_payment_intent(
         metadata=plan.metadata,
         idempotency_key=plan.idempotency_key,
     )
-    intent = await _guarded(plan.provider, payments.create_payment_intent(request))
+    intent = await guarded(plan.provider, payments.create_payment_intent(request), _FAILED)
     await core.note_payment_requested(plan, "payment_intent", intent.provider_id, unit())
     return Requested(plan, intent=intent)
 
@@ -106,19 +99,9 @@ async def create_payment_link(
         metadata=plan.metadata,
         idempotency_key=plan.idempotency_key,
     )
-    link = await _guarded(plan.provider, payments.create_payment_link(request))
+    link = await guarded(plan.provider, payments.create_payment_link(request), _FAILED)
     await core.note_payment_requested(plan, "payment_link", link.provider_id, unit())
     return Requested(plan, link=link)
-
-
-async def _guarded(provider: str, call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except ProviderError as error:
-        log.warning("payments_provider_failed", provider=provider, status=error.status, code=error.code)
-        if error.retryable:
-            raise ProviderUnavailable(f"{provider} could not be reached; try again shortly") from error
-        raise ProviderRefused(f"{provider} refused the request: {error}") from error
 
 
 # --- the worker ----------------------------------------------------------------------------------

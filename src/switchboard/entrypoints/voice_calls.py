@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from uuid import UUID
 
 import structlog
 
@@ -21,6 +20,7 @@ from switchboard.core.calls.model import CallerContext
 from switchboard.core.calls.records import SWITCHBOARD_AGENT_ID, SWITCHBOARD_CALL_ID
 from switchboard.core.errors import DomainError
 from switchboard.core.queues.model import InboxEvent, OutboxMessage, PermanentFailure
+from switchboard.entrypoints.voice_sync import payload_uuid
 from switchboard.plugins.manager import PluginCatalog
 from switchboard.ports.clock import Clock
 from switchboard.ports.persistence import UnitOfWorkFactory
@@ -69,20 +69,13 @@ def call_performers(
     }
 
 
-def _call_id(job: OutboxMessage) -> UUID:
-    try:
-        return UUID(str(job.payload["call_id"]))
-    except (KeyError, ValueError) as error:
-        raise PermanentFailure(f"malformed {job.kind} payload: {error}") from error
-
-
 async def place_call(
     units: UnitOfWorkFactory, registry: ProviderRegistry, clock: Clock, job: OutboxMessage
 ) -> None:
     """Dial a recorded outbound call, checked again first (a call ended or cancelled meanwhile
     is not dialled), with the job's id as the platform's idempotency key; a call the platform
     refuses, or that still fails at the last attempt, ends with why."""
-    tenant_id, call_id = job.tenant_id, _call_id(job)
+    tenant_id, call_id = job.tenant_id, payload_uuid(job, "call_id")
     last_attempt = job.attempts >= job.max_attempts
     try:
         plan = await core.call_to_place(call_id, units(tenant_id))
@@ -126,7 +119,7 @@ async def place_call(
 async def hang_up(units: UnitOfWorkFactory, registry: ProviderRegistry, job: OutboxMessage) -> None:
     """Ask the platform to end a live call; its messages then record the end."""
     tenant_id = job.tenant_id
-    provider_call_id = await core.call_to_hang_up(_call_id(job), units(tenant_id))
+    provider_call_id = await core.call_to_hang_up(payload_uuid(job, "call_id"), units(tenant_id))
     if provider_call_id is None:
         return
     voice = await registry.voice_for(tenant_id)

@@ -63,7 +63,8 @@ def agent_definition(plan: SyncPlan, public_url: str) -> AgentDefinition:
     )
 
 
-def _uuid(job: OutboxMessage, key: str) -> UUID:
+def payload_uuid(job: OutboxMessage, key: str) -> UUID:
+    """An id the job's payload carries; a payload without it can never be performed."""
     try:
         return UUID(str(job.payload[key]))
     except (KeyError, ValueError) as error:
@@ -74,7 +75,7 @@ async def sync_agent(
     units: UnitOfWorkFactory, registry: ProviderRegistry, clock: Clock, public_url: str, job: OutboxMessage
 ) -> None:
     tenant_id = job.tenant_id
-    agent_id = _uuid(job, "agent_id")
+    agent_id = payload_uuid(job, "agent_id")
     plan = await agents.plan_sync(agent_id, units(tenant_id))
     if plan is None:
         await _remove(registry, job)
@@ -125,7 +126,7 @@ async def _remove(registry: ProviderRegistry, job: OutboxMessage) -> None:
 async def assign_phone_number(
     units: UnitOfWorkFactory, registry: ProviderRegistry, public_url: str, job: OutboxMessage
 ) -> None:
-    plan = await agents.plan_assignment(_uuid(job, "phone_number_id"), units(job.tenant_id))
+    plan = await agents.plan_assignment(payload_uuid(job, "phone_number_id"), units(job.tenant_id))
     if plan is None:
         return
     try:

@@ -79,7 +79,9 @@ class AvatarVideoRepository(Protocol):
 
     async def get_by_request_key(self, request_key: str) -> AvatarVideo | None: ...
 
-    async def get_by_provider_id(self, provider: str, provider_video_id: str) -> AvatarVideo | None: ...
+    async def get_by_provider_id(
+        self, provider: str, provider_video_id: str, *, for_update: bool = False
+    ) -> AvatarVideo | None: ...
 
     async def update(self, video: AvatarVideo, expected_version: int) -> bool:
         """Store status, provider_video_id, video_url, thumbnail_url, duration_ms, error,

@@ -35,7 +35,9 @@ class MemoryAvatarVideoRepository(_Scoped):
     async def get_by_request_key(self, request_key: str) -> AvatarVideo | None:
         return next((v for v in self._own() if v.request_key == request_key), None)
 
-    async def get_by_provider_id(self, provider: str, provider_video_id: str) -> AvatarVideo | None:
+    async def get_by_provider_id(
+        self, provider: str, provider_video_id: str, *, for_update: bool = False
+    ) -> AvatarVideo | None:
         return next(
             (v for v in self._own() if (v.provider, v.provider_video_id) == (provider, provider_video_id)),
             None,

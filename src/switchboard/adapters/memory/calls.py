@@ -11,16 +11,11 @@ from dataclasses import replace
 from uuid import UUID
 
 from switchboard.adapters.memory.repositories import _Scoped, newest_first
-from switchboard.core.calls.records import Call, CallFilter, timeline_entry
+from switchboard.core.calls.records import Call, CallFilter, call_exists, timeline_entry
 from switchboard.core.customers.timeline import TimelineEntry, newest_after
-from switchboard.core.errors import Conflict
 from switchboard.core.pagination import Page, PageRequest, Position
 
 TABLE = "calls"
-
-
-def call_exists() -> Conflict:
-    return Conflict("the integration already has a call with this provider id", code="call_exists")
 
 
 class MemoryCallRepository(_Scoped):

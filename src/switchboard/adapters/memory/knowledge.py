@@ -45,7 +45,7 @@ class MemoryKnowledgeFileRepository(_Scoped):
         return len(self._of_agent(agent_id))
 
     async def for_agent(self, agent_id: UUID) -> list[KnowledgeFile]:
-        return sorted(self._of_agent(agent_id), key=lambda f: (f.created_at, f.id))
+        return (await self.for_agents([agent_id]))[agent_id]
 
     async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[KnowledgeFile]]:
         by_agent: dict[UUID, list[KnowledgeFile]] = {agent_id: [] for agent_id in agent_ids}

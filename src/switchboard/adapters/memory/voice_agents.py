@@ -147,8 +147,7 @@ class MemoryPhoneNumberRepository(_Voice):
         return True
 
     async def for_agent(self, agent_id: UUID) -> list[PhoneNumber]:
-        numbers: list[PhoneNumber] = self._own("phone_numbers")
-        return sorted((n for n in numbers if n.agent_id == agent_id), key=lambda n: n.number)
+        return (await self.for_agents([agent_id]))[agent_id]
 
     async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[PhoneNumber]]:
         by_agent: dict[UUID, list[PhoneNumber]] = {agent_id: [] for agent_id in agent_ids}

@@ -5,12 +5,17 @@ from __future__ import annotations
 from functools import cache
 from uuid import UUID
 
-from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from switchboard.adapters.postgres.repositories import Row, _Repository, newest_first, this_row
+from switchboard.adapters.postgres.repositories import (
+    Row,
+    _Repository,
+    newest_first,
+    this_row,
+    versioned_update,
+)
 from switchboard.adapters.postgres.statements import compile_sql
 from switchboard.adapters.postgres.tables import avatar_catalogs, avatar_videos
 from switchboard.core.avatar_videos.model import (
@@ -36,13 +41,15 @@ _VIDEO_GET_FOR_UPDATE = compile_sql(select(avatar_videos).where(_THIS_VIDEO).wit
 _VIDEO_BY_REQUEST_KEY = compile_sql(
     select(avatar_videos).where(_TENANT, avatar_videos.c.request_key == bindparam("request_key"))
 )
-_VIDEO_BY_PROVIDER_ID = compile_sql(
-    select(avatar_videos).where(
-        _TENANT,
-        avatar_videos.c.provider == bindparam("provider"),
-        avatar_videos.c.provider_video_id == bindparam("provider_video_id"),
-    )
+_by_provider_id = select(avatar_videos).where(
+    _TENANT,
+    avatar_videos.c.provider == bindparam("provider"),
+    avatar_videos.c.provider_video_id == bindparam("provider_video_id"),
 )
+_VIDEO_BY_PROVIDER_ID = {
+    False: compile_sql(_by_provider_id),
+    True: compile_sql(_by_provider_id.with_for_update()),
+}
 _UPDATED_COLUMNS = (
     "status",
     "provider_video_id",
@@ -54,11 +61,7 @@ _UPDATED_COLUMNS = (
     "finished_at",
     "version",
 )
-_VIDEO_UPDATE = compile_sql(
-    update(avatar_videos)
-    .where(_THIS_VIDEO, avatar_videos.c.version == bindparam("expected_version"))
-    .values({name: bindparam(name) for name in _UPDATED_COLUMNS})
-)
+_VIDEO_UPDATE = versioned_update(avatar_videos, *_UPDATED_COLUMNS)
 
 _CATALOG_GET = compile_sql(
     select(avatar_catalogs).where(
@@ -114,13 +117,12 @@ def _values(video: AvatarVideo) -> Row:
 
 class PostgresAvatarVideoRepository(_Repository):
     async def add(self, video: AvatarVideo) -> None:
-        try:
-            async with self._conn.transaction():  # a savepoint: the unit of work can go on
-                await self._conn.execute(_VIDEO_INSERT, _values(video))
-        except UniqueViolation as error:
-            if error.diag.constraint_name != _REQUEST_KEY_CONSTRAINT:
-                raise
-            raise Conflict(REQUEST_KEY_TAKEN, code="idempotency_key_taken") from error
+        await self._refusing_duplicates(
+            _VIDEO_INSERT,
+            _values(video),
+            _REQUEST_KEY_CONSTRAINT,
+            Conflict(REQUEST_KEY_TAKEN, code="idempotency_key_taken"),
+        )
 
     async def get(self, video_id: UUID, *, for_update: bool = False) -> AvatarVideo | None:
         sql = _VIDEO_GET_FOR_UPDATE if for_update else _VIDEO_GET
@@ -133,9 +135,11 @@ class PostgresAvatarVideoRepository(_Repository):
         )
         return _video(row) if row else None
 
-    async def get_by_provider_id(self, provider: str, provider_video_id: str) -> AvatarVideo | None:
+    async def get_by_provider_id(
+        self, provider: str, provider_video_id: str, *, for_update: bool = False
+    ) -> AvatarVideo | None:
         params = {"tenant_id": self._tenant_id, "provider": provider, "provider_video_id": provider_video_id}
-        row = await self._one(_VIDEO_BY_PROVIDER_ID, params)
+        row = await self._one(_VIDEO_BY_PROVIDER_ID[for_update], params)
         return _video(row) if row else None
 
     async def update(self, video: AvatarVideo, expected_version: int) -> bool:

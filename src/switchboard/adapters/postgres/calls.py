@@ -15,12 +15,14 @@ from uuid import UUID
 
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
-from sqlalchemy import ColumnElement, and_, bindparam, insert, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.repositories import (
     Row,
     _Repository,
+    customer_timeline_params,
+    customer_timeline_sql,
     newest_first,
     this_row,
     versioned_update,
@@ -36,9 +38,8 @@ from switchboard.core.calls.model import (
     Speaker,
     TranscriptEntry,
 )
-from switchboard.core.calls.records import Call, CallFeedback, CallFilter, timeline_entry
+from switchboard.core.calls.records import Call, CallFeedback, CallFilter, call_exists, timeline_entry
 from switchboard.core.customers.timeline import TimelineEntry
-from switchboard.core.errors import Conflict
 from switchboard.core.pagination import Page, PageRequest, Position
 
 UNIQUE_PROVIDER_CALL = "calls_tenant_id_provider_call_id_key"
@@ -84,18 +85,7 @@ def _list_sql(after: bool, filters: frozenset[str]) -> str:
     return compile_sql(statement.where(*(_FILTERS[name]() for name in sorted(filters))))
 
 
-@cache
-def _timeline_sql(after: bool) -> str:
-    statement = (
-        select(calls)
-        .where(calls.c.tenant_id == bindparam("tenant_id"), calls.c.customer_id == bindparam("customer_id"))
-        .order_by(calls.c.created_at.desc(), calls.c.id.desc())
-        .limit(bindparam("limit"))
-    )
-    if after:
-        position = tuple_(calls.c.created_at, calls.c.id)
-        statement = statement.where(position < tuple_(bindparam("after_at"), bindparam("after_id")))
-    return compile_sql(statement)
+_TIMELINE = {after: customer_timeline_sql(calls, after) for after in (False, True)}
 
 
 def _transcript_document(entries: tuple[TranscriptEntry, ...]) -> list[dict[str, Any]]:
@@ -213,14 +203,12 @@ def _filter_value(value: Any) -> Any:
 
 class PostgresCallRepository(_Repository):
     async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
-        params: Row = {"tenant_id": self._tenant_id, "customer_id": customer_id, "limit": limit}
-        if after is not None:
-            params |= {"after_at": after.created_at, "after_id": after.id}
-        rows = await self._all(_timeline_sql(after is not None), params)
+        params = customer_timeline_params(self._tenant_id, customer_id, after, limit)
+        rows = await self._all(_TIMELINE[after is not None], params)
         return [timeline_entry(_call(row)) for row in rows]
 
     async def add(self, call: Call) -> None:
-        await self._refusing_duplicates(_INSERT, _call_values(call), UNIQUE_PROVIDER_CALL, _call_exists())
+        await self._refusing_duplicates(_INSERT, _call_values(call), UNIQUE_PROVIDER_CALL, call_exists())
 
     async def get(self, call_id: UUID, *, for_update: bool = False) -> Call | None:
         sql = _GET_FOR_UPDATE if for_update else _GET
@@ -257,7 +245,7 @@ class PostgresCallRepository(_Repository):
         except UniqueViolation as error:
             if error.diag.constraint_name != UNIQUE_PROVIDER_CALL:
                 raise
-            raise _call_exists() from error
+            raise call_exists() from error
 
     async def list(self, filters: CallFilter, page: PageRequest) -> Page[Call]:
         wanted: Row = {}
@@ -266,7 +254,3 @@ class PostgresCallRepository(_Repository):
             if value is not None:
                 wanted[name] = _filter_value(value)
         return await self._page(_list_sql(page.after is not None, frozenset(wanted)), wanted, page, _call)
-
-
-def _call_exists() -> Conflict:
-    return Conflict("the integration already has a call with this provider id", code="call_exists")

@@ -30,7 +30,6 @@ _TEXT = compile_sql(select(knowledge_files.c.extracted_text).where(_THIS_FILE))
 _BY_SHA256 = compile_sql(select(*_COLUMNS).where(*_OF_AGENT, knowledge_files.c.sha256 == bindparam("sha256")))
 _COUNT = compile_sql(select(func.count()).select_from(knowledge_files).where(*_OF_AGENT))
 _oldest_first = (knowledge_files.c.created_at, knowledge_files.c.id)
-_FOR_AGENT = compile_sql(select(*_COLUMNS).where(*_OF_AGENT).order_by(*_oldest_first))
 _FOR_AGENTS = compile_sql(
     select(*_COLUMNS)
     .where(
@@ -119,7 +118,7 @@ class PostgresKnowledgeFileRepository(_Repository):
         return int(next(iter(row.values()))) if row else 0
 
     async def for_agent(self, agent_id: UUID) -> list[KnowledgeFile]:
-        return [_file(row) for row in await self._all(_FOR_AGENT, self._agent(agent_id))]
+        return (await self.for_agents([agent_id]))[agent_id]
 
     async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[KnowledgeFile]]:
         by_agent: dict[UUID, list[KnowledgeFile]] = {agent_id: [] for agent_id in agent_ids}

@@ -6,12 +6,14 @@ from collections.abc import Callable
 from functools import cache
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.repositories import (
     Row,
     _Repository,
+    customer_timeline_params,
+    customer_timeline_sql,
     newest_first,
     this_row,
     versioned_update,
@@ -39,12 +41,8 @@ _PROVIDER_ID_KEY = "sms_messages_provider_message_id_key"
 _THIS_MESSAGE = this_row(sms_messages)
 _MESSAGE_INSERT = compile_sql(insert(sms_messages))
 _MESSAGE_GET = {
-    locked: compile_sql(
-        select(sms_messages).where(_THIS_MESSAGE).with_for_update()
-        if locked
-        else select(sms_messages).where(_THIS_MESSAGE)
-    )
-    for locked in (False, True)
+    False: compile_sql(select(sms_messages).where(_THIS_MESSAGE)),
+    True: compile_sql(select(sms_messages).where(_THIS_MESSAGE).with_for_update()),
 }
 _BY_PROVIDER_ID = and_(
     sms_messages.c.tenant_id == bindparam("tenant_id"),
@@ -52,12 +50,8 @@ _BY_PROVIDER_ID = and_(
     sms_messages.c.provider_message_id == bindparam("provider_message_id"),
 )
 _MESSAGE_BY_PROVIDER_ID = {
-    locked: compile_sql(
-        select(sms_messages).where(_BY_PROVIDER_ID).with_for_update()
-        if locked
-        else select(sms_messages).where(_BY_PROVIDER_ID)
-    )
-    for locked in (False, True)
+    False: compile_sql(select(sms_messages).where(_BY_PROVIDER_ID)),
+    True: compile_sql(select(sms_messages).where(_BY_PROVIDER_ID).with_for_update()),
 }
 _MESSAGE_UPDATE = versioned_update(
     sms_messages,
@@ -84,21 +78,7 @@ def _message_list_sql(after: bool, filters: frozenset[str]) -> str:
     return compile_sql(statement.where(*(_MESSAGE_FILTERS[name]() for name in sorted(filters))))
 
 
-@cache
-def _timeline_sql(after: bool) -> str:
-    statement = (
-        select(sms_messages)
-        .where(
-            sms_messages.c.tenant_id == bindparam("tenant_id"),
-            sms_messages.c.customer_id == bindparam("customer_id"),
-        )
-        .order_by(sms_messages.c.created_at.desc(), sms_messages.c.id.desc())
-        .limit(bindparam("limit"))
-    )
-    if after:
-        position = tuple_(sms_messages.c.created_at, sms_messages.c.id)
-        statement = statement.where(position < tuple_(bindparam("after_at"), bindparam("after_id")))
-    return compile_sql(statement)
+_TIMELINE = {after: customer_timeline_sql(sms_messages, after) for after in (False, True)}
 
 
 def _message(row: Row) -> Message:
@@ -129,10 +109,8 @@ _CONFLICT = Conflict(_MESSAGE_EXISTS, code="message_exists")
 
 class PostgresMessageRepository(_Repository):
     async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
-        params: Row = {"tenant_id": self._tenant_id, "customer_id": customer_id, "limit": limit}
-        if after is not None:
-            params |= {"after_at": after.created_at, "after_id": after.id}
-        rows = await self._all(_timeline_sql(after is not None), params)
+        params = customer_timeline_params(self._tenant_id, customer_id, after, limit)
+        rows = await self._all(_TIMELINE[after is not None], params)
         return [timeline_entry(_message(row)) for row in rows]
 
     async def add(self, message: Message) -> None:

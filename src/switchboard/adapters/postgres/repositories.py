@@ -189,6 +189,20 @@ def newest_first(table: Table, after: bool, time_column: str = "created_at") -> 
     return statement
 
 
+def customer_timeline_sql(table: Table, after: bool) -> str:
+    """One customer's rows of ``table``, newest first: a page of a timeline source."""
+    return compile_sql(newest_first(table, after).where(table.c.customer_id == bindparam("customer_id")))
+
+
+def customer_timeline_params(
+    tenant_id: UUID | None, customer_id: UUID, after: Position | None, limit: int
+) -> Row:
+    params: Row = {"tenant_id": tenant_id, "customer_id": customer_id, "limit": limit}
+    if after is not None:
+        params |= {"after_created_at": after.created_at, "after_id": after.id}
+    return params
+
+
 _TENANT_INSERT = compile_sql(insert(tenants))
 _TENANT_GET = compile_sql(select(tenants).where(tenants.c.id == bindparam("tenant_id")))
 _TENANT_UPDATE = compile_sql(

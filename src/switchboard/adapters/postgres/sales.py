@@ -15,7 +15,6 @@ from uuid import UUID
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
-    Table,
     and_,
     bindparam,
     delete,
@@ -23,7 +22,6 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,6 +29,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from switchboard.adapters.postgres.repositories import (
     Row,
     _Repository,
+    customer_timeline_params,
+    customer_timeline_sql,
     newest_first,
     this_row,
     versioned_update,
@@ -132,26 +132,6 @@ def _document_fields(row: Row) -> dict[str, Any]:
         "updated_at": row["updated_at"],
         "version": row["version"],
     }
-
-
-def _timeline_sql(table: Table, after: bool) -> str:
-    statement = (
-        select(table)
-        .where(table.c.tenant_id == bindparam("tenant_id"), table.c.customer_id == bindparam("customer_id"))
-        .order_by(table.c.created_at.desc(), table.c.id.desc())
-        .limit(bindparam("limit"))
-    )
-    if after:
-        position = tuple_(table.c.created_at, table.c.id)
-        statement = statement.where(position < tuple_(bindparam("after_created_at"), bindparam("after_id")))
-    return compile_sql(statement)
-
-
-def _timeline_params(tenant_id: UUID | None, customer_id: UUID, after: Position | None, limit: int) -> Row:
-    params: Row = {"tenant_id": tenant_id, "customer_id": customer_id, "limit": limit}
-    if after is not None:
-        params |= {"after_created_at": after.created_at, "after_id": after.id}
-    return params
 
 
 class _SalesRepository(_Repository):
@@ -259,7 +239,7 @@ _QUOTE_UPDATE = versioned_update(
     "version",
 )
 _QUOTE_DELETE = compile_sql(delete(quotes).where(_THIS_QUOTE))
-_QUOTE_TIMELINE = {after: _timeline_sql(quotes, after) for after in (False, True)}
+_QUOTE_TIMELINE = {after: customer_timeline_sql(quotes, after) for after in (False, True)}
 
 
 @cache
@@ -306,7 +286,7 @@ class PostgresQuoteRepository(_SalesRepository):
         return _quote(row) if row else None
 
     async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
-        params = _timeline_params(self._tenant_id, customer_id, after, limit)
+        params = customer_timeline_params(self._tenant_id, customer_id, after, limit)
         return [
             quote_entry(_quote(row)) for row in await self._all(_QUOTE_TIMELINE[after is not None], params)
         ]
@@ -362,7 +342,7 @@ _INVOICE_UPDATE = versioned_update(
     "version",
 )
 _INVOICE_DELETE = compile_sql(delete(invoices).where(_THIS_INVOICE))
-_INVOICE_TIMELINE = {after: _timeline_sql(invoices, after) for after in (False, True)}
+_INVOICE_TIMELINE = {after: customer_timeline_sql(invoices, after) for after in (False, True)}
 _OPEN = text("invoices.status IN ('sent', 'partially_paid')")  # issued, money due
 
 
@@ -427,7 +407,7 @@ class PostgresInvoiceRepository(_SalesRepository):
         return _invoice(row) if row else None
 
     async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
-        params = _timeline_params(self._tenant_id, customer_id, after, limit)
+        params = customer_timeline_params(self._tenant_id, customer_id, after, limit)
         rows = await self._all(_INVOICE_TIMELINE[after is not None], params)
         return [invoice_entry(_invoice(row)) for row in rows]
 
@@ -471,7 +451,7 @@ _PAYMENTS_OF_INVOICE = compile_sql(
     .where(payments.c.tenant_id == bindparam("tenant_id"), payments.c.invoice_id == bindparam("invoice_id"))
     .order_by(payments.c.created_at, payments.c.id)
 )
-_PAYMENT_TIMELINE = {after: _timeline_sql(payments, after) for after in (False, True)}
+_PAYMENT_TIMELINE = {after: customer_timeline_sql(payments, after) for after in (False, True)}
 
 
 def _payment_values(payment: Payment) -> Row:
@@ -517,7 +497,7 @@ class PostgresPaymentRepository(_SalesRepository):
         return _payment(row) if row else None
 
     async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
-        params = _timeline_params(self._tenant_id, customer_id, after, limit)
+        params = customer_timeline_params(self._tenant_id, customer_id, after, limit)
         rows = await self._all(_PAYMENT_TIMELINE[after is not None], params)
         return [payment_entry(_payment(row)) for row in rows]
 

@@ -224,13 +224,6 @@ _NUMBER_UPSERT = compile_sql(
     ).returning(literal_column("*"))
 )
 _NUMBER_SAVE = versioned_update(phone_numbers, "agent_id", "name", "updated_at", "version")
-_NUMBERS_OF_AGENT = compile_sql(
-    select(phone_numbers)
-    .where(
-        phone_numbers.c.tenant_id == bindparam("tenant_id"), phone_numbers.c.agent_id == bindparam("agent_id")
-    )
-    .order_by(phone_numbers.c.number)
-)
 _NUMBERS_OF_AGENTS = compile_sql(
     select(phone_numbers)
     .where(
@@ -297,8 +290,7 @@ class PostgresPhoneNumberRepository(_Repository):
         return await self._count(_NUMBER_SAVE, params) == 1
 
     async def for_agent(self, agent_id: UUID) -> list[PhoneNumber]:
-        rows = await self._all(_NUMBERS_OF_AGENT, {"tenant_id": self._tenant_id, "agent_id": agent_id})
-        return [_number(row) for row in rows]
+        return (await self.for_agents([agent_id]))[agent_id]
 
     async def for_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, list[PhoneNumber]]:
         by_agent: dict[UUID, list[PhoneNumber]] = {agent_id: [] for agent_id in agent_ids}

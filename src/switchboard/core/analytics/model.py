@@ -315,22 +315,15 @@ def revenue_totals(revenue: Iterable[AttributedRevenue]) -> list[AttributedReven
     """The same sums over every agent, one per currency."""
     merged: dict[str, AttributedRevenue] = {}
     for line in revenue:
-        seen = merged.get(line.currency)
-        merged[line.currency] = (
-            line
-            if seen is None
-            else AttributedRevenue(
-                None,
-                line.currency,
-                seen.payments + line.payments,
-                seen.received + line.received,
-                seen.refunded + line.refunded,
-            )
+        seen = merged.get(line.currency, AttributedRevenue(None, line.currency, 0, 0, 0))
+        merged[line.currency] = AttributedRevenue(
+            None,
+            line.currency,
+            seen.payments + line.payments,
+            seen.received + line.received,
+            seen.refunded + line.refunded,
         )
-    return [
-        AttributedRevenue(None, line.currency, line.payments, line.received, line.refunded)
-        for _, line in sorted(merged.items())
-    ]
+    return [merged[currency] for currency in sorted(merged)]
 
 
 def _lines(amounts: Iterable[tuple[str, int]]) -> list[CostLine]:

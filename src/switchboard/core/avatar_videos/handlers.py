@@ -320,9 +320,9 @@ async def _reported(uow: UnitOfWork, report: VideoReport, provider: str) -> Avat
         except ValueError:
             video = None  # a callback id that is not ours (a video made outside Switchboard)
     if video is None:
-        video = await uow.avatar_videos.get_by_provider_id(provider, report.provider_video_id)
-        if video is not None:
-            video = await uow.avatar_videos.get(video.id, for_update=True)
+        video = await uow.avatar_videos.get_by_provider_id(
+            provider, report.provider_video_id, for_update=True
+        )
     if video is None or video.provider != provider:
         return None
     if video.provider_video_id not in (None, report.provider_video_id):

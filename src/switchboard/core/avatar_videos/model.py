@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from switchboard.core.errors import DomainError, FieldError, InvalidInput
+from switchboard.core.errors import FieldError, InvalidInput
 from switchboard.core.text import refuse_control_characters_but_line_breaks
 
 TITLE_MAX = 200
@@ -151,18 +151,6 @@ def catalog_items(kind: CatalogKind, documents: list[dict[str, Any]]) -> tuple[C
     """The items back from storage."""
     make = Avatar if kind is CatalogKind.AVATARS else Voice
     return tuple(make(**document) for document in documents)
-
-
-class ProviderUnavailable(DomainError):
-    """The avatar_video provider could not be reached or failed on its side: try again later."""
-
-    code = "provider_unavailable"
-
-
-class ProviderRefused(DomainError):
-    """The avatar_video provider refused the request (a revoked key, a plan without API access)."""
-
-    code = "provider_refused"
 
 
 def poll_delay(poll: int) -> timedelta:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -89,16 +90,7 @@ class Agent:
 
     @property
     def settings(self) -> AgentSettings:
-        return AgentSettings(
-            name=self.name,
-            voice_provider=self.voice_provider,
-            voice_id=self.voice_id,
-            model_provider=self.model_provider,
-            model=self.model,
-            system_prompt=self.system_prompt,
-            first_message=self.first_message,
-            tools=self.tools,
-        )
+        return AgentSettings(**_setting_values(self))
 
 
 @dataclass(frozen=True)
@@ -163,17 +155,6 @@ SYSTEM_PROMPT_MAX = 20_000
 FIRST_MESSAGE_MAX = 1_000
 SYNC_ERROR_MAX = 1_000
 
-SETTING_FIELDS = (
-    "name",
-    "voice_provider",
-    "voice_id",
-    "model_provider",
-    "model",
-    "system_prompt",
-    "first_message",
-    "tools",
-)
-
 
 def _free_text(value: Any, name: str, max_length: int, *, required: bool) -> str | None:
     """Text over several lines: trimmed, tabs and line breaks kept, other controls refused."""
@@ -230,32 +211,18 @@ def validated_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
     return gather({name: _setting_check(name, value) for name, value in fields.items()})
 
 
+def _setting_values(source: Agent | AgentSettings) -> dict[str, Any]:
+    """The settings' fields as read from an agent (which carries its current ones) or settings."""
+    return {setting.name: getattr(source, setting.name) for setting in dataclass_fields(AgentSettings)}
+
+
 def settings_fields(settings: AgentSettings) -> dict[str, Any]:
     """The settings as plain values, for audit entries and comparisons."""
-    return {
-        "name": settings.name,
-        "voice_provider": settings.voice_provider,
-        "voice_id": settings.voice_id,
-        "model_provider": settings.model_provider,
-        "model": settings.model,
-        "system_prompt": settings.system_prompt,
-        "first_message": settings.first_message,
-        "tools": [tool.value for tool in settings.tools],
-    }
+    return _setting_values(settings) | {"tools": [tool.value for tool in settings.tools]}
 
 
 def with_settings(agent: Agent, settings: AgentSettings) -> Agent:
-    return replace(
-        agent,
-        name=settings.name,
-        voice_provider=settings.voice_provider,
-        voice_id=settings.voice_id,
-        model_provider=settings.model_provider,
-        model=settings.model,
-        system_prompt=settings.system_prompt,
-        first_message=settings.first_message,
-        tools=settings.tools,
-    )
+    return replace(agent, **_setting_values(settings))
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -555,7 +522,7 @@ async def plan_sync(agent_id: UUID, uow: UnitOfWork) -> SyncPlan | None:
             return None
         version = await uow.agent_versions.get(agent_id, agent.published_version)
         integration = await uow.integrations.enabled_for(Capability.VOICE)
-        knowledge_ids = await _knowledge_provider_ids(uow, agent_id)
+        knowledge_ids = tuple(await uow.knowledge_files.provider_ids_for_agent(agent_id))
     if version is None:  # versions are never deleted while their agent exists
         return None
     return SyncPlan(
@@ -755,14 +722,7 @@ def _new_agent(tenant_id: UUID, settings: AgentSettings, now: datetime) -> Agent
     return Agent(
         id=uuid4(),
         tenant_id=tenant_id,
-        name=settings.name,
-        voice_provider=settings.voice_provider,
-        voice_id=settings.voice_id,
-        model_provider=settings.model_provider,
-        model=settings.model,
-        system_prompt=settings.system_prompt,
-        first_message=settings.first_message,
-        tools=settings.tools,
+        **_setting_values(settings),
         current_version=1,
         published_version=None,
         provider_agent_id=None,
@@ -824,10 +784,6 @@ async def _details(uow: UnitOfWork, agents: Sequence[Agent]) -> list[AgentDetail
     numbers = await uow.phone_numbers.for_agents(agent_ids)
     files = await uow.knowledge_files.for_agents(agent_ids)
     return [AgentDetails(agent, tuple(numbers[agent.id]), tuple(files[agent.id])) for agent in agents]
-
-
-async def _knowledge_provider_ids(uow: UnitOfWork, agent_id: UUID) -> tuple[str, ...]:
-    return tuple(await uow.knowledge_files.provider_ids_for_agent(agent_id))
 
 
 async def _assign(uow: UnitOfWork, number: PhoneNumber, agent_id: UUID | None, now: datetime) -> PhoneNumber:

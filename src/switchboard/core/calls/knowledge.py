@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from switchboard.core.calls.agents import agent_sync_message
+from switchboard.core.calls.agents import AGENT_NOT_FOUND, agent_sync_message
 from switchboard.core.errors import Conflict, DomainError, NotFound, PreconditionFailed
 from switchboard.core.identity.model import Principal
 from switchboard.core.integrations.model import Capability
@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing 
 UPLOAD_FILE = "knowledge.upload_file"
 DELETE_FILE = "knowledge.delete_file"
 
-AGENT_NOT_FOUND = "no agent with this id"
 FILE_NOT_FOUND = "no knowledge base file with this id"
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024

@@ -20,6 +20,7 @@ from switchboard.core.calls.model import (
     TranscriptEntry,
 )
 from switchboard.core.customers.timeline import TimelineEntry, TimelineKind, TimelineRef
+from switchboard.core.errors import Conflict
 
 # The metadata key a started outbound call carries, so the platform's messages name our call
 # even before its own id for the call is known here.
@@ -126,3 +127,8 @@ def timeline_entry(call: Call) -> TimelineEntry:
         summary=f"{what} ({detail})",
         ref=TimelineRef("call", call.id),
     )
+
+
+def call_exists() -> Conflict:
+    """Storage refuses a second call with the same provider id in one integration."""
+    return Conflict("the integration already has a call with this provider id", code="call_exists")

@@ -117,7 +117,28 @@ class WebhookReception:
 
     async def store(self, verified: VerifiedWebhook) -> Received:
         """Store each verified event once in the inbox, for the worker."""
-        return await store_events(verified, self._units, self._clock)
+        tenant_id, integration, events = verified.tenant_id, verified.integration, verified.events
+        now = self._clock.now()
+        stored = 0
+        async with self._units(tenant_id) as uow:
+            for event in events:
+                inbox_event = InboxEvent(
+                    id=uuid4(),
+                    tenant_id=tenant_id,
+                    integration_id=integration.id,
+                    provider=integration.provider,
+                    event_id=event.event_id,
+                    type=event.type,
+                    data=event.data,
+                    occurred_at=event.occurred_at,
+                    received_at=now,
+                    status=JobStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                )
+                stored += await uow.inbox.add_if_new(inbox_event)
+            await uow.commit()
+        return Received(stored, len(events) - stored)
 
     async def _tenant_of(self, provider: str, connection_id: UUID) -> UUID:
         route = self._routes.get(connection_id)
@@ -141,29 +162,3 @@ class WebhookReception:
                 del self._opened[stale]
             kept = self._opened[key] = (now, open_config(integration, self._box))
         return dict(kept[1])  # a copy: a plugin may change what it is given
-
-
-async def store_events(verified: VerifiedWebhook, units: UnitOfWorkFactory, clock: Clock) -> Received:
-    """Store each verified event once in the inbox, for the worker."""
-    tenant_id, integration, events = verified.tenant_id, verified.integration, verified.events
-    now = clock.now()
-    stored = 0
-    async with units(tenant_id) as uow:
-        for event in events:
-            inbox_event = InboxEvent(
-                id=uuid4(),
-                tenant_id=tenant_id,
-                integration_id=integration.id,
-                provider=integration.provider,
-                event_id=event.event_id,
-                type=event.type,
-                data=event.data,
-                occurred_at=event.occurred_at,
-                received_at=now,
-                status=JobStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-            )
-            stored += await uow.inbox.add_if_new(inbox_event)
-        await uow.commit()
-    return Received(stored, len(events) - stored)

@@ -17,12 +17,6 @@ if TYPE_CHECKING:  # ports appear in annotations only; the core imports nothing 
 
 
 @dataclass(frozen=True)
-class RenameTenant:
-    name: str
-    if_match: int | None = None
-
-
-@dataclass(frozen=True)
 class UpdateTenant:
     name: str | None = None
     time_zone: str | None = None  # an IANA name
@@ -36,10 +30,6 @@ async def get_tenant(principal: Principal, uow: UnitOfWork) -> Tenant:
     if tenant is None:
         raise NotFound("the tenant does not exist")
     return tenant
-
-
-async def rename_tenant(cmd: RenameTenant, principal: Principal, uow: UnitOfWork, clock: Clock) -> Tenant:
-    return await update_tenant(UpdateTenant(name=cmd.name, if_match=cmd.if_match), principal, uow, clock)
 
 
 async def update_tenant(cmd: UpdateTenant, principal: Principal, uow: UnitOfWork, clock: Clock) -> Tenant:

@@ -15,7 +15,6 @@ from quart import Quart, Response, g, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
-from switchboard.core.avatar_videos import model as avatar_videos
 from switchboard.core.calls import knowledge
 from switchboard.core.errors import (
     AuthenticationFailed,
@@ -44,10 +43,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Conflict: 409,
     PreconditionFailed: 412,
     TooManyAttempts: 429,
-    ProviderRefused: 502,  # the payments provider said no to a request it was sent
-    ProviderUnavailable: 503,  # the payments provider could not be reached: try again
-    avatar_videos.ProviderRefused: 502,  # the avatar_video provider said no
-    avatar_videos.ProviderUnavailable: 503,  # the avatar_video provider could not be reached
+    ProviderRefused: 502,  # a provider said no to a request it was sent
+    ProviderUnavailable: 503,  # a provider could not be reached: try again
     CustomerHasNoPhone: 422,  # well-formed, but there is no number to text
     knowledge.FileTooLarge: 413,  # an uploaded document over SWITCHBOARD_KNOWLEDGE_MAX_BYTES
     knowledge.UnsupportedFileType: 415,  # its content is no document type taken, or not its name's

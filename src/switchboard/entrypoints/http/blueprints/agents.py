@@ -163,14 +163,7 @@ def render_agent(details: AgentDetails) -> dict[str, Any]:
     return {
         "object": "agent",
         "id": agent.id,
-        "name": agent.name,
-        "voice_provider": agent.voice_provider,
-        "voice_id": agent.voice_id,
-        "model_provider": agent.model_provider,
-        "model": agent.model,
-        "system_prompt": agent.system_prompt,
-        "first_message": agent.first_message,
-        "tools": [tool.value for tool in agent.tools],
+        **handlers.settings_fields(agent.settings),
         "knowledge_base": [
             {"id": f.id, "name": f.name, "status": str(f.status)} for f in details.knowledge_files
         ],

@@ -189,9 +189,11 @@ def newest_first(table: Table, after: bool, time_column: str = "created_at") -> 
     return statement
 
 
-def customer_timeline_sql(table: Table, after: bool) -> str:
-    """One customer's rows of ``table``, newest first: a page of a timeline source."""
-    return compile_sql(newest_first(table, after).where(table.c.customer_id == bindparam("customer_id")))
+def customer_timeline_sql(table: Table, after: bool, time_column: str = "created_at") -> str:
+    """One customer's rows of ``table``, newest ``time_column`` first: a page of a timeline
+    source."""
+    statement = newest_first(table, after, time_column)
+    return compile_sql(statement.where(table.c.customer_id == bindparam("customer_id")))
 
 
 def customer_timeline_params(

@@ -26,13 +26,14 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from switchboard.adapters.postgres.repositories import (
     Row,
     _Repository,
+    customer_timeline_params,
+    customer_timeline_sql,
     newest_first,
     this_row,
     versioned_update,
@@ -286,21 +287,8 @@ def _overlapping_sql(exclude: bool, limit: bool) -> str:
     return compile_sql(statement)
 
 
-@cache
-def _timeline_sql(after: bool) -> str:
-    statement = (
-        select(appointments)
-        .where(
-            appointments.c.tenant_id == bindparam("tenant_id"),
-            appointments.c.customer_id == bindparam("customer_id"),
-        )
-        .order_by(appointments.c.starts_at.desc(), appointments.c.id.desc())
-        .limit(bindparam("limit"))
-    )
-    if after:
-        position = tuple_(appointments.c.starts_at, appointments.c.id)
-        statement = statement.where(position < tuple_(bindparam("after_at"), bindparam("after_id")))
-    return compile_sql(statement)
+# An appointment stands on the timeline at its start.
+_TIMELINE = {after: customer_timeline_sql(appointments, after, "starts_at") for after in (False, True)}
 
 
 def _appointment(row: Row) -> Appointment:
@@ -314,10 +302,8 @@ def _appointment_values(appointment: Appointment) -> Row:
 
 class PostgresAppointmentRepository(_Repository):
     async def timeline(self, customer_id: UUID, after: Position | None, limit: int) -> list[TimelineEntry]:
-        params: Row = {"tenant_id": self._tenant_id, "customer_id": customer_id, "limit": limit}
-        if after is not None:
-            params |= {"after_at": after.created_at, "after_id": after.id}
-        rows = await self._all(_timeline_sql(after is not None), params)
+        params = customer_timeline_params(self._tenant_id, customer_id, after, limit)
+        rows = await self._all(_TIMELINE[after is not None], params)
         return [timeline_entry(_appointment(row)) for row in rows]
 
     async def add(self, appointment: Appointment) -> None:
